@@ -107,7 +107,8 @@ pub struct EnvConfig {
     /// Random start offsets: up to this many metres across the track and a tenth of a radian
     /// of heading (0 starts on the centre line, as DeepRacer does).
     pub start_jitter_m: f64,
-    /// Boxes on the track for object avoidance, placed evenly around the lap in random lanes.
+    /// Boxes on the track for object avoidance, placed evenly around the lap in random lanes
+    /// (DeepRacer's object avoidance).
     pub obstacles: usize,
     /// Steps without new progress before the episode ends as immobilized.
     pub immobilized_steps: u32,
@@ -336,18 +337,23 @@ impl Env {
         self.update_params();
     }
 
+    /// Boxes evenly spaced around the lap from the start line, each in a random lane (from the
+    /// episode's seed); one that would stand within 0.6 m of the car's start moves 2 m further on.
     fn place_obstacles(&mut self, start_s: f64) {
         self.obstacles.clear();
         let n = self.config.obstacles;
         if n == 0 {
             return;
         }
-        let track = self.scene.track();
+        let scene = self.scene.clone();
+        let track = scene.track();
         let length = track.length();
-        // Evenly spaced from 2 m ahead of the start, each in the left or right lane.
-        let gap = (length - 2.0).max(0.0) / n as f64;
         for i in 0..n {
-            let s = start_s + 2.0 + gap * (i as f64 + 0.5);
+            let mut s = length * (i as f64 + 0.5) / n as f64;
+            let ahead_of_start = (s - start_s).rem_euclid(length);
+            if ahead_of_start < 0.6 || ahead_of_start > length - 0.5 {
+                s = start_s + 2.0;
+            }
             let (c, heading) = track.pose_at(s);
             let half_width = track.project(c, None).half_width;
             let side = if self.rng.random_bool(0.5) { 1.0 } else { -1.0 };

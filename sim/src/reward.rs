@@ -7,7 +7,7 @@ use crate::SimError;
 ///
 /// Each environment owns its own instance, so a function may keep state across the steps of an
 /// episode (`reset` is called at every episode start).
-pub trait RewardFunction: Send {
+pub trait RewardFunction: Send + Sync {
     /// The reward for the step that produced `params`.
     fn reward(&mut self, params: &RewardParams) -> f32;
     /// Called when a new episode starts.

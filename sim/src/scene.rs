@@ -9,6 +9,7 @@ mod raster;
 
 pub(crate) use raster::{rasterize_track, texel_range, GridSpec, TrackCoord, TrackGeom};
 
+
 use glam::Vec2;
 use paddock_tracks::{DVec2, Track};
 
@@ -42,6 +43,7 @@ pub(crate) mod marking {
 const TEXTURE_MARGIN_M: f64 = 4.0;
 /// Upper bound on level-0 texels, so huge tracks get coarser texels instead of gigabytes.
 const MAX_TEXELS: f64 = 48.0e6;
+const MAX_TEXELS_PER_SIDE: f64 = 16000.0;
 /// Extra mip levels, each half the resolution of the one before.
 const MIP_LEVELS: usize = 4;
 
@@ -128,6 +130,8 @@ impl GroundTexture {
             texel = 0.02;
         }
         texel = texel.max((extent.x * extent.y / MAX_TEXELS).sqrt());
+        // The camera's fixed-point texel coordinates need fewer than 16384 texels a side.
+        texel = texel.max(extent.max_element() / MAX_TEXELS_PER_SIDE);
         // Round the size up to a multiple of 2^MIP_LEVELS so every level tiles the same area.
         let align = 1usize << MIP_LEVELS;
         let nx = ((extent.x / texel).ceil() as usize).div_ceil(align) * align;
@@ -193,31 +197,48 @@ fn paint_floor(grid: GridSpec) -> Vec<u8> {
     data
 }
 
-/// Gray level of a point on the track given its track coordinates.
-pub(crate) fn track_gray(c: &TrackCoord) -> Option<f32> {
+/// How much of a texel `texel` wide, centred `d` inside an edge (negative: outside), is covered.
+#[inline]
+pub(crate) fn coverage(d: f64, texel: f64) -> f64 {
+    (d / texel + 0.5).clamp(0.0, 1.0)
+}
+
+/// Coverage of the track's markings at a point: (track surface, border line, centre dash), each
+/// 0..=1, antialiased over one texel. The line colours go over the surface in that order.
+pub(crate) fn marking_coverage(c: &TrackCoord, texel: f64) -> (f64, f64, f64) {
     use marking::*;
-    if c.to_left.min(c.to_right) < BORDER_WIDTH {
-        return Some(palette::BORDER);
-    }
+    let edge = c.to_left.min(c.to_right);
+    let surface = coverage(edge, texel);
+    let border = coverage(BORDER_WIDTH - edge, texel);
     let period = DASH + GAP;
-    if c.lateral.abs() < CENTRE_WIDTH / 2.0 && c.s.rem_euclid(period) < DASH {
-        return Some(palette::CENTRE);
-    }
-    None
+    let m = c.s.rem_euclid(period);
+    // Signed distance into the nearest dash along the line.
+    let along = if m < DASH { m.min(DASH - m) } else { -(m - DASH).min(period - m) };
+    let centre = coverage(CENTRE_WIDTH / 2.0 - c.lateral.abs(), texel) * coverage(along, texel);
+    (surface, border, centre)
 }
 
 fn paint_track(geom: &TrackGeom, grid: GridSpec, data: &mut [u8]) {
-    rasterize_track(geom, grid, |ix, iy, c| {
-        let v = match track_gray(&c) {
-            Some(v) => v as f64,
-            None => {
-                // A little mottling and grain: real print and rubber marks are never uniform.
-                let p = grid.origin + DVec2::new(ix as f64 + 0.5, iy as f64 + 0.5) * grid.size;
-                let grain = (hash2(ix as i32, iy as i32, 21) & 7) as f64 - 3.5;
-                palette::SURFACE as f64 + 5.0 * value_noise(p / 0.6, 22) + grain
-            }
-        };
-        data[iy * grid.nx + ix] = v.round().clamp(0.0, 255.0) as u8;
+    // The floor under the track's antialiased fringe, and the best coverage written so far, so
+    // that overlapping quads do not blend twice.
+    let floor = data.to_vec();
+    let mut written = vec![0u8; data.len()];
+    rasterize_track(geom, grid, 1.5 * grid.size, |ix, iy, c| {
+        let k = iy * grid.nx + ix;
+        let (surface, border, centre) = marking_coverage(&c, grid.size);
+        let q = (surface * 255.0).round() as u8;
+        if q == 0 || q < written[k] {
+            return;
+        }
+        written[k] = q;
+        // A little mottling and grain: real print and rubber marks are never uniform.
+        let p = grid.origin + DVec2::new(ix as f64 + 0.5, iy as f64 + 0.5) * grid.size;
+        let grain = (hash2(ix as i32, iy as i32, 21) & 7) as f64 - 3.5;
+        let mut v = palette::SURFACE as f64 + 5.0 * value_noise(p / 0.6, 22) + grain;
+        v += (palette::CENTRE as f64 - v) * centre;
+        v += (palette::BORDER as f64 - v) * border;
+        v = floor[k] as f64 + (v - floor[k] as f64) * surface;
+        data[k] = v.round().clamp(0.0, 255.0) as u8;
     });
 }
 

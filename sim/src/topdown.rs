@@ -5,7 +5,7 @@ use glam::Vec2;
 use image::{Rgb, RgbImage};
 use paddock_tracks::{DVec2, RacingLine, Track};
 
-use crate::scene::{marking, rasterize_track, texel_range, GridSpec, TrackGeom};
+use crate::scene::{coverage, marking, marking_coverage, rasterize_track, texel_range, GridSpec, TrackGeom};
 
 const GRASS: [u8; 3] = [58, 96, 62];
 const SURFACE: [u8; 3] = [52, 52, 58];
@@ -51,25 +51,33 @@ pub fn render_top_down(track: &Track, line: Option<&RacingLine>, traces: &[(&[Ve
     let centre_w = marking::CENTRE_WIDTH.max(1.0 * px);
     let period = (marking::DASH + marking::GAP).max(6.0 * px);
     let dash = period * marking::DASH / (marking::DASH + marking::GAP);
-    let start_len = if geom.closed || track.length() > 0.0 { 0.12 } else { 0.0 };
-    rasterize_track(&geom, grid, |ix, iy, c| {
-        let colour = if c.to_left.min(c.to_right) < border_w {
-            BORDER
-        } else if c.s < start_len {
-            // Start/finish checker: two rows of squares across the track.
+    // Start/finish checker: two rows of squares across the track.
+    let start_len = 0.12;
+    let mut written = vec![0u8; grid.nx * grid.ny];
+    rasterize_track(&geom, grid, 1.5 * px, |ix, iy, c| {
+        let (surface, _, _) = marking_coverage(&c, px);
+        let border = coverage(border_w - c.to_left.min(c.to_right), px);
+        let m = c.s.rem_euclid(period);
+        let along = if m < dash { m.min(dash - m) } else { -(m - dash).min(period - m) };
+        let centre = coverage(centre_w / 2.0 - c.lateral.abs(), px) * coverage(along, px);
+        let mut colour = SURFACE.map(|v| v as f64);
+        if c.s < start_len {
             let sq = start_len / 2.0;
             let a = (c.s / sq).floor() as i64 + ((c.lateral + c.width) / sq).floor() as i64;
-            if a.rem_euclid(2) == 0 {
-                [250, 250, 250]
-            } else {
-                [20, 20, 20]
-            }
-        } else if c.lateral.abs() < centre_w / 2.0 && c.s.rem_euclid(period) < dash {
-            CENTRE
+            colour = if a.rem_euclid(2) == 0 { [250.0; 3] } else { [20.0; 3] };
         } else {
-            SURFACE
-        };
-        img.put_pixel(ix as u32, h - 1 - iy as u32, Rgb(colour));
+            colour = mix(colour, CENTRE, centre);
+        }
+        colour = mix(colour, BORDER, border);
+        // Fringe texels of neighbouring quads overlap: keep the strongest coverage.
+        let k = iy * grid.nx + ix;
+        let q = (surface * 255.0).round() as u8;
+        if q == 0 || q < written[k] {
+            return;
+        }
+        written[k] = q;
+        let out = mix(GRASS.map(|v| v as f64), colour.map(|v| v.round().clamp(0.0, 255.0) as u8), surface);
+        img.put_pixel(ix as u32, h - 1 - iy as u32, Rgb(out.map(|v| v.round() as u8)));
     });
 
     // Direction arrow just past the start line.
@@ -104,6 +112,11 @@ pub fn render_top_down(track: &Track, line: Option<&RacingLine>, traces: &[(&[Ve
         }
     }
     img
+}
+
+/// `a` moved towards `b` by `k` (0..=1).
+fn mix(a: [f64; 3], b: [u8; 3], k: f64) -> [f64; 3] {
+    [0, 1, 2].map(|i| a[i] + (b[i] as f64 - a[i]) * k)
 }
 
 /// Slow red through yellow to fast green, `k` in 0..=1.

@@ -80,17 +80,20 @@ pub(crate) struct GridSpec {
     pub ny: usize,
 }
 
-/// Calls `paint(ix, iy, coord)` for every texel whose centre lies on the track. Texels where
-/// quads overlap (a crossing) are visited once per quad, the later segment last.
-pub(crate) fn rasterize_track(geom: &TrackGeom, grid: GridSpec, mut paint: impl FnMut(usize, usize, TrackCoord)) {
+/// Calls `paint(ix, iy, coord)` for every texel whose centre lies on the track or within
+/// `dilate_m` outside a border (there `to_left` or `to_right` is negative), so the painter can
+/// antialias the edges. Texels where quads overlap (a crossing, or the dilated fringe near a
+/// waypoint) are visited once per quad, the later segment last.
+pub(crate) fn rasterize_track(geom: &TrackGeom, grid: GridSpec, dilate_m: f64, mut paint: impl FnMut(usize, usize, TrackCoord)) {
+    let dilate_m = if dilate_m.is_finite() { dilate_m.max(0.0) } else { 0.0 };
     for i in 0..geom.segments() {
         let j = geom.next(i);
-        // Quad corners, counter-clockwise for a left-turning parameterisation:
-        // a = right_i, b = right_j, c = left_j, d = left_i; t runs along, u across (0 right, 1 left).
+        // Quad corners: a = right_i, b = right_j, c = left_j, d = left_i; t runs along the
+        // segment, u across it (0 on the right border, 1 on the left).
         let (a, b, c, d) = (geom.right[i], geom.right[j], geom.left[j], geom.left[i]);
         let (s0, s1) = geom.s_range(i);
-        let lo = a.min(b).min(c).min(d);
-        let hi = a.max(b).max(c).max(d);
+        let lo = a.min(b).min(c).min(d) - dilate_m;
+        let hi = a.max(b).max(c).max(d) + dilate_m;
         let Some((x0, x1, y0, y1)) = texel_range(grid, lo, hi) else { continue };
         let inv = InverseBilinear::new(a, b, c, d);
         for iy in y0..=y1 {
@@ -101,17 +104,11 @@ pub(crate) fn rasterize_track(geom: &TrackGeom, grid: GridSpec, mut paint: impl 
                 let right = a.lerp(b, t);
                 let left = d.lerp(c, t);
                 let width = right.distance(left);
-                paint(
-                    ix,
-                    iy,
-                    TrackCoord {
-                        s: s0 + (s1 - s0) * t,
-                        lateral: (u - 0.5) * width,
-                        to_left: (1.0 - u) * width,
-                        to_right: u * width,
-                        width,
-                    },
-                );
+                let (to_left, to_right) = ((1.0 - u) * width, u * width);
+                if to_left < -dilate_m || to_right < -dilate_m {
+                    continue;
+                }
+                paint(ix, iy, TrackCoord { s: s0 + (s1 - s0) * t, lateral: (u - 0.5) * width, to_left, to_right, width });
             }
         }
     }
@@ -151,7 +148,8 @@ impl InverseBilinear {
         InverseBilinear { a, e, f, g, k2: -e.perp_dot(g), scale }
     }
 
-    /// (t, u) in [0, 1]^2 for a point inside the quad, else None.
+    /// (t, u) for a point of the quad's strip: t in [0, 1] and u within a loose range around
+    /// [0, 1] (the caller trims u); None elsewhere.
     fn solve(&self, p: DVec2) -> Option<(f64, f64)> {
         const EPS: f64 = 1e-9;
         let h = p - self.a;
@@ -168,8 +166,8 @@ impl InverseBilinear {
                 return None;
             }
             let u = (h - self.e * t).dot(across) / l2;
-            if (-EPS..=1.0 + EPS).contains(&u) {
-                Some((t.clamp(0.0, 1.0), u.clamp(0.0, 1.0)))
+            if (-0.5..=1.5).contains(&u) {
+                Some((t.clamp(0.0, 1.0), u))
             } else {
                 None
             }
@@ -208,7 +206,8 @@ mod tests {
             assert!((t - t2).abs() < 1e-9 && (u - u2).abs() < 1e-9, "{t} {u} -> {t2} {u2}");
         }
         assert!(inv.solve(DVec2::new(3.0, 3.0)).is_none());
-        assert!(inv.solve(DVec2::new(1.0, -0.5)).is_none());
+        assert!(inv.solve(DVec2::new(1.0, -1.5)).is_none());
+        assert!(inv.solve(DVec2::new(1.0, -0.1)).is_some_and(|(_, u)| u < 0.0), "fringe below the quad");
         // A rectangle exercises the linear branch.
         let inv = InverseBilinear::new(DVec2::ZERO, DVec2::new(1.0, 0.0), DVec2::new(1.0, 2.0), DVec2::new(0.0, 2.0));
         let (t, u) = inv.solve(DVec2::new(0.25, 1.5)).expect("inside");

@@ -1,10 +1,10 @@
 //! The front camera: a pinhole camera ray-cast against the ground plane, the distant skyline
 //! and obstacle boxes, on the CPU, without allocating.
 
-use glam::{Quat, Vec2, Vec3};
+use glam::{Quat, Vec3};
 use paddock_vehicle::CameraMount;
 
-use crate::scene::{palette, MipLevel, Skyline, TrackScene};
+use crate::scene::{palette, Skyline, TrackScene};
 use crate::{CarPose, Obstacle};
 
 /// Extra blur for the mip choice (>1 blurs sooner, <1 keeps detail longer but aliases).
@@ -13,7 +13,43 @@ const MIP_BIAS: f32 = 0.7;
 const HAZE_START_M: f32 = 8.0;
 const HAZE_LENGTH_M: f32 = 40.0;
 /// Gray of the haze at the horizon.
-const HAZE: f32 = 150.0;
+const HAZE: u32 = 150;
+/// Columns per chunk of the vectorised pass.
+const CHUNK: usize = 32;
+/// Most mip levels the camera uses.
+const MAX_LEVELS: usize = 8;
+/// Rays rising less steeply than this (z of the unnormalised ray) count as sky.
+const GROUND_EPS: f32 = 1e-6;
+
+/// Largest fixed-point texel coordinate the camera computes (2^22, the limit of `round_small`);
+/// `MAX_TEXELS` in the scene keeps textures well inside it (2^22 / 256 = 16384 texels a side).
+const FIXED_LIMIT: f32 = 4_194_000.0;
+
+/// Rounds `v` (|v| < 2^22) to the nearest integer. Adding 1.5 * 2^23 leaves the integer in the
+/// low mantissa bits; unlike `as i32` this needs no saturation handling, so it vectorises into
+/// two instructions.
+#[inline(always)]
+fn round_small(v: f32) -> i32 {
+    const MAGIC: f32 = 12_582_912.0;
+    (v + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32
+}
+
+/// Per-chunk results of the vectorised pass.
+struct Lanes {
+    level: [u32; CHUNK],
+    x: [i32; CHUNK],
+    y: [i32; CHUNK],
+    haze: [u32; CHUNK],
+    bin: [u32; CHUNK],
+    elev: [f32; CHUNK],
+}
+
+impl Default for Lanes {
+    fn default() -> Self {
+        Lanes { level: [0; CHUNK], x: [0; CHUNK], y: [0; CHUNK], haze: [0; CHUNK], bin: [0; CHUNK], elev: [0.0; CHUNK] }
+    }
+}
+
 /// Direction the light comes from (world), for shading obstacle faces.
 const LIGHT: Vec3 = Vec3::new(0.45, 0.3, 0.84);
 
@@ -110,46 +146,89 @@ impl Camera {
         self.render_obstacles(&f, objects, out);
     }
 
-    /// Ground and skyline.
+    /// Ground and skyline. Each row is done in chunks of columns: a branch-free pass that the
+    /// compiler vectorises (ray, ground hit, mip level, fixed-point texel coordinates, or the
+    /// sky's azimuth bin and elevation), then a scalar pass for the texture and table lookups.
     fn render_background(&self, scene: &TrackScene, f: &Frame, out: &mut [u8]) {
         let ground = &scene.ground;
-        let levels: &[MipLevel] = &ground.levels;
+        let n_levels = ground.levels.len().min(MAX_LEVELS);
+        let mut levels: [(&[u8], u32, u32); MAX_LEVELS] = [(&[], 0, 0); MAX_LEVELS];
+        for (slot, lv) in levels.iter_mut().zip(&ground.levels) {
+            *slot = (&lv.data, lv.w as u32, lv.h as u32);
+        }
         let height = f.origin.z.max(0.005);
-        // Slant distance beyond which each mip level is used: the pixel's ground footprint (the
-        // geometric mean of across, D/focal, and along, D^2/(focal*height)) reaches that level's
-        // texel size.
-        let mut mip_d2 = [f32::INFINITY; 8];
-        for (k, lv) in levels.iter().enumerate().skip(1).take(mip_d2.len()) {
-            let footprint = lv.texel * MIP_BIAS;
-            let d = (footprint * height.sqrt() * self.focal).powf(2.0 / 3.0);
+        // Slant distance (squared) beyond which each coarser level is used: where the pixel's
+        // ground footprint (the geometric mean of across, D/focal, and along,
+        // D^2/(focal*height)) reaches that level's texel size times the bias.
+        let mut mip_d2 = [f32::INFINITY; MAX_LEVELS - 1];
+        for (k, lv) in ground.levels.iter().enumerate().skip(1).take(n_levels - 1) {
+            let d = (lv.texel * MIP_BIAS * height.sqrt() * self.focal).powf(2.0 / 3.0);
             mip_d2[k - 1] = d * d;
         }
-        let haze_d2 = HAZE_START_M * HAZE_START_M;
-        let floor = ground.floor as f32;
-        let sky_top = self.sky_gradient_scale();
+        // Level-0 texels per metre, in 8-bit fixed point.
+        let scale0 = ground.levels[0].inv_texel * 256.0;
+        let (ox, oy, oz) = (f.origin.x - ground.origin.x, f.origin.y - ground.origin.y, f.origin.z);
+        let floor = ground.floor as u32;
+        let skyline = &scene.skyline;
+        let sky_gradient = self.sky_gradient_scale();
 
+        let mut lane = Lanes::default();
         for (r, row) in out.chunks_exact_mut(self.width).enumerate() {
-            let mut d = f.d00 + f.dr * r as f32;
-            for px in row.iter_mut() {
-                let v = if d.z < -1e-6 {
-                    let t = -f.origin.z / d.z;
-                    let p = Vec2::new(f.origin.x + t * d.x, f.origin.y + t * d.y);
-                    let d2 = t * t * d.length_squared();
-                    let mut level = 0;
-                    while level < levels.len() - 1 && d2 > mip_d2[level] {
-                        level += 1;
+            let d_row = f.d00 + f.dr * r as f32;
+            for (ci, chunk) in row.chunks_mut(CHUNK).enumerate() {
+                let c0 = (ci * CHUNK) as f32;
+                let base = d_row + f.dc * c0;
+                // The ray's z is linear along the row: its ends tell which passes are needed.
+                let z_first = base.z;
+                let z_last = base.z + f.dc.z * (chunk.len() - 1) as f32;
+                let any_ground = z_first.min(z_last) < -GROUND_EPS;
+                let any_sky = z_first.max(z_last) >= -GROUND_EPS;
+                if any_ground {
+                    for i in 0..CHUNK {
+                        let c = i as f32;
+                        let dx = base.x + f.dc.x * c;
+                        let dy = base.y + f.dc.y * c;
+                        let dz = (base.z + f.dc.z * c).min(-GROUND_EPS);
+                        let t = -oz / dz;
+                        let px = ox + t * dx;
+                        let py = oy + t * dy;
+                        let d2 = t * t * (dx * dx + dy * dy + dz * dz);
+                        let mut level = 0u32;
+                        for &m in &mip_d2 {
+                            level += (d2 > m) as u32;
+                        }
+                        // 2^-level as a float built from its exponent bits.
+                        let sc = scale0 * f32::from_bits((127 - level) << 23);
+                        lane.level[i] = level;
+                        // Clamped to where the texture could be (any point beyond it reads the
+                        // floor), so the cheap rounding below is exact.
+                        lane.x[i] = round_small((px * sc - 128.0).max(-256.0).min(FIXED_LIMIT));
+                        lane.y[i] = round_small((py * sc - 128.0).max(-256.0).min(FIXED_LIMIT));
+                        let haze = ((d2.sqrt() - HAZE_START_M) * (256.0 / HAZE_LENGTH_M)).max(0.0).min(256.0);
+                        lane.haze[i] = round_small(haze) as u32;
                     }
-                    let mut g = sample(&levels[level], p - ground.origin, floor);
-                    if d2 > haze_d2 {
-                        let k = ((d2.sqrt() - HAZE_START_M) / HAZE_LENGTH_M).min(1.0);
-                        g += (HAZE - g) * k;
+                }
+                if any_sky {
+                    for i in 0..CHUNK {
+                        let c = i as f32;
+                        let dx = base.x + f.dc.x * c;
+                        let dy = base.y + f.dc.y * c;
+                        let dz = base.z + f.dc.z * c;
+                        lane.bin[i] = Skyline::bin(dx, dy) as u32;
+                        lane.elev[i] = dz / (dx * dx + dy * dy).sqrt().max(1e-9);
                     }
-                    g
-                } else {
-                    sky(&scene.skyline, d, sky_top)
-                };
-                *px = v as u8;
-                d += f.dc;
+                }
+                for (i, px) in chunk.iter_mut().enumerate() {
+                    let dz = base.z + f.dc.z * i as f32;
+                    *px = if dz < -GROUND_EPS {
+                        let (data, w, h) = levels[(lane.level[i] as usize).min(n_levels - 1)];
+                        let g = sample(data, w, h, lane.x[i], lane.y[i]).unwrap_or(floor);
+                        let k = lane.haze[i];
+                        ((g * (256 - k) + HAZE * k) >> 8) as u8
+                    } else {
+                        sky(skyline, lane.bin[i] as usize, lane.elev[i], sky_gradient)
+                    };
+                }
             }
         }
     }
@@ -302,40 +381,35 @@ fn slab(o: Vec3, d: Vec3, he: Vec3) -> Option<(f32, usize, bool)> {
     }
 }
 
-/// Bilinear sample of one mip level at `p` (metres from the texture origin); `outside` beyond it.
-#[inline]
-fn sample(lv: &MipLevel, p: Vec2, outside: f32) -> f32 {
-    // Texel centres sit at half-integers; fixed point with 8 fraction bits.
-    let x = p.x * lv.inv_texel - 0.5;
-    let y = p.y * lv.inv_texel - 0.5;
-    if !(x >= 0.0 && y >= 0.0 && x < (lv.w - 1) as f32 && y < (lv.h - 1) as f32) {
-        return outside;
+/// Bilinear sample of one mip level (`data`, `w` x `h` texels) at fixed-point texel
+/// coordinates (8 fraction bits, texel centres at integers); None beyond the texture.
+#[inline(always)]
+fn sample(data: &[u8], w: u32, h: u32, x: i32, y: i32) -> Option<u32> {
+    // Negative coordinates wrap to huge unsigned values and fail the test too.
+    let (x0, y0) = ((x as u32) >> 8, (y as u32) >> 8);
+    if x0 + 1 >= w || y0 + 1 >= h {
+        return None;
     }
-    let xi = (x * 256.0) as u32;
-    let yi = (y * 256.0) as u32;
-    let (x0, y0) = ((xi >> 8) as usize, (yi >> 8) as usize);
-    let (fx, fy) = (xi & 255, yi & 255);
-    let i = y0 * lv.w + x0;
-    let d = &lv.data;
-    let (Some(top), Some(bot)) = (d.get(i..i + 2), d.get(i + lv.w..i + lv.w + 2)) else { return outside };
-    let t = top[0] as u32 * (256 - fx) + top[1] as u32 * fx;
-    let b = bot[0] as u32 * (256 - fx) + bot[1] as u32 * fx;
-    (t * (256 - fy) + b * fy) as f32 * (1.0 / 65536.0)
+    let (fx, fy) = (x as u32 & 255, y as u32 & 255);
+    let i = (y0 * w + x0) as usize;
+    let w = w as usize;
+    let (a, b, c, d) = (*data.get(i)?, *data.get(i + 1)?, *data.get(i + w)?, *data.get(i + w + 1)?);
+    let top = a as u32 * (256 - fx) + b as u32 * fx;
+    let bot = c as u32 * (256 - fx) + d as u32 * fx;
+    Some((top * (256 - fy) + bot * fy) >> 16)
 }
 
-/// Sky and skyline along world direction `d` (at or above the horizon).
-#[inline]
-fn sky(skyline: &Skyline, d: Vec3, gradient: f32) -> f32 {
-    let horiz = (d.x * d.x + d.y * d.y).sqrt();
-    let elev = d.z / horiz.max(1e-9);
-    let bin = Skyline::bin(d.x, d.y);
+/// Sky and skyline for a ray with azimuth bin `bin` and elevation tangent `elev`.
+#[inline(always)]
+fn sky(skyline: &Skyline, bin: usize, elev: f32, gradient: f32) -> u8 {
+    let bin = bin.min(skyline.top.len() - 1);
     let top = skyline.top[bin];
     if elev < top {
         // Buildings: slightly darker towards their base.
         let g = skyline.shade[bin] as f32;
-        return g * (0.85 + 0.15 * (elev / top).clamp(0.0, 1.0));
+        return (g * (0.85 + 0.15 * (elev / top).clamp(0.0, 1.0))) as u8;
     }
-    (palette::SKY_HORIZON + gradient * elev).min(palette::SKY_TOP)
+    (palette::SKY_HORIZON + gradient * elev).min(palette::SKY_TOP) as u8
 }
 
 #[cfg(test)]
