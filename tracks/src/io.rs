@@ -153,10 +153,9 @@ fn npy_rows(bytes: &[u8]) -> Result<Vec<[f64; 6]>, String> {
     let data: Vec<f64> = npy
         .into_vec::<f64>()
         .map_err(|e| format!("cannot read the values: {e}"))?;
-    if data.len() != n * 6 {
+    if n.checked_mul(6) != Some(data.len()) {
         return Err(format!(
-            "expected {} values for shape {shape:?}, found {}",
-            n * 6,
+            "expected 6 values per row for shape {shape:?}, found {}",
             data.len()
         ));
     }
