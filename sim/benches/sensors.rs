@@ -41,12 +41,6 @@ fn sensors(c: &mut Criterion) {
         })
     });
 
-    c.bench_function("camera_same_pose", |b| {
-        b.iter(|| {
-            camera.render(&scene, &poses[5], &objects, &mut frame);
-            black_box(&frame);
-        })
-    });
     c.bench_function("camera_no_obstacles", |b| {
         b.iter(|| {
             k = (k + 1) % poses.len();

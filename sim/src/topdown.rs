@@ -128,8 +128,8 @@ fn speed_colour(k: f32) -> [u8; 3] {
 
 fn blend(img: &mut RgbImage, x: u32, y: u32, colour: [u8; 3], alpha: f32) {
     let p = img.get_pixel_mut(x, y);
-    for c in 0..3 {
-        p.0[c] = (p.0[c] as f32 + (colour[c] as f32 - p.0[c] as f32) * alpha).round() as u8;
+    for (v, &c) in p.0.iter_mut().zip(&colour) {
+        *v = (*v as f32 + (c as f32 - *v as f32) * alpha).round() as u8;
     }
 }
 

@@ -509,6 +509,9 @@ mod tests {
             "Bowtie_track",
             "Straight_track",
             "2022_april_pro",
+            "Monaco",
+            "Austin",
+            "Tokyo_Training_track",
         ] {
             let t = Track::from_npy_file(std::path::Path::new(&format!("{dir}/{stem}.npy")))
                 .unwrap_or_else(|e| panic!("{e} (the tests need ../shared/tracks)"));
@@ -517,6 +520,13 @@ mod tests {
             assert!(report.kkt_residual < 1e-9, "{stem}: {report:?}");
             assert!(line.lap_time <= centre.lap_time + 1e-9, "{stem}");
             check_profile(&line, &LIMITS, t.is_closed());
+            eprintln!(
+                "{stem}: {:.1} m, lap {:.2} s (centre line {:.2} s), {} Newton iterations",
+                t.length(),
+                line.lap_time,
+                centre.lap_time,
+                report.iterations
+            );
         }
     }
 }

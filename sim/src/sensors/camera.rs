@@ -4,30 +4,42 @@
 use glam::{Quat, Vec3};
 use paddock_vehicle::CameraMount;
 
-use crate::scene::{palette, Skyline, TrackScene};
+use crate::scene::{palette, Skyline, TrackScene, SKYLINE_BINS};
 use crate::{CarPose, Obstacle};
 
 /// Extra blur for the mip choice (>1 blurs sooner, <1 keeps detail longer but aliases).
 const MIP_BIAS: f32 = 0.7;
-/// Slant distance where distant ground starts fading into haze, and the fade length, metres.
+/// Slant distance where distant ground starts fading into haze; the haze grows with the square
+/// of the distance and would be complete at about `HAZE_END_M`.
 const HAZE_START_M: f32 = 8.0;
-const HAZE_LENGTH_M: f32 = 40.0;
+const HAZE_END_M: f32 = 30.0;
+/// How fast the sky brightens with elevation, gray levels per unit of elevation tangent.
+const SKY_GRADIENT: f32 = 60.0;
 /// Gray of the haze at the horizon.
-const HAZE: u32 = 150;
+const HAZE: u16 = 150;
 /// Columns per chunk of the vectorised pass.
 const CHUNK: usize = 32;
+/// 0, 1, 2, ... as floats: a load the compiler vectorises, where `i as f32` would be converted
+/// lane by lane.
+const COLS: [f32; CHUNK] = {
+    let mut c = [0.0; CHUNK];
+    let mut i = 0;
+    while i < CHUNK {
+        c[i] = i as f32;
+        i += 1;
+    }
+    c
+};
 /// Most mip levels the camera uses.
-const MAX_LEVELS: usize = 8;
+const MAX_LEVELS: usize = crate::scene::MIP_LEVELS + 1;
+const _: () = assert!(MAX_LEVELS <= 8, "levels are indexed with `& 7`");
 /// Rays rising less steeply than this (z of the unnormalised ray) count as sky.
 const GROUND_EPS: f32 = 1e-6;
 
-/// Largest fixed-point texel coordinate the camera computes (2^22, the limit of `round_small`);
-/// `MAX_TEXELS` in the scene keeps textures well inside it (2^22 / 256 = 16384 texels a side).
-const FIXED_LIMIT: f32 = 4_194_000.0;
-
-/// Rounds `v` (|v| < 2^22) to the nearest integer. Adding 1.5 * 2^23 leaves the integer in the
-/// low mantissa bits; unlike `as i32` this needs no saturation handling, so it vectorises into
-/// two instructions.
+/// Rounds `v` (|v| < 2^22) to the nearest integer: adding 1.5 * 2^23 leaves the integer in the
+/// low mantissa bits. Unlike `as i32` this needs no saturation handling, so it vectorises into
+/// two instructions. (Fixed-point texel coordinates stay below 16000 * 256 < 2^22: the scene
+/// keeps textures under 16000 texels a side.)
 #[inline(always)]
 fn round_small(v: f32) -> i32 {
     const MAGIC: f32 = 12_582_912.0;
@@ -39,14 +51,31 @@ struct Lanes {
     level: [u32; CHUNK],
     x: [i32; CHUNK],
     y: [i32; CHUNK],
-    haze: [u32; CHUNK],
+    haze: [u16; CHUNK],
+    inside: [u16; CHUNK],
+    block: [u32; CHUNK],
+    value: [u8; CHUNK],
     bin: [u32; CHUNK],
     elev: [f32; CHUNK],
+    top: [f32; CHUNK],
+    shade: [f32; CHUNK],
 }
 
 impl Default for Lanes {
     fn default() -> Self {
-        Lanes { level: [0; CHUNK], x: [0; CHUNK], y: [0; CHUNK], haze: [0; CHUNK], bin: [0; CHUNK], elev: [0.0; CHUNK] }
+        Lanes {
+            level: [0; CHUNK],
+            x: [0; CHUNK],
+            y: [0; CHUNK],
+            haze: [0; CHUNK],
+            inside: [0; CHUNK],
+            block: [0; CHUNK],
+            value: [0; CHUNK],
+            bin: [0; CHUNK],
+            elev: [0.0; CHUNK],
+            top: [0.0; CHUNK],
+            shade: [0.0; CHUNK],
+        }
     }
 }
 
@@ -146,16 +175,33 @@ impl Camera {
         self.render_obstacles(&f, objects, out);
     }
 
-    /// Ground and skyline. Each row is done in chunks of columns: a branch-free pass that the
-    /// compiler vectorises (ray, ground hit, mip level, fixed-point texel coordinates, or the
-    /// sky's azimuth bin and elevation), then a scalar pass for the texture and table lookups.
+    /// Ground and skyline. Each row is done in chunks of columns, in passes shaped so that the
+    /// compiler vectorises all but the table lookups:
+    /// 1. ray, ground hit, mip level and fixed-point texel coordinates;
+    /// 2. scalar: fetch each pixel's 2x2 texel block (one 4-byte load, see [`MipLevel`]);
+    /// 3. bilinear blend and haze in 16-bit lanes;
+    /// 4. near the horizon only: the skyline's height and shade per azimuth bin (scalar
+    ///    lookups), then sky or building, and the choice of ground or sky.
+    ///
+    /// [`MipLevel`]: crate::scene::MipLevel
+    // Indexed loops over fixed-size lanes vectorise reliably; `max().min()` (unlike `clamp`)
+    // maps NaN to a bound, which keeps the integer tricks below safe for any pose.
+    #[allow(clippy::needless_range_loop, clippy::manual_clamp)]
     fn render_background(&self, scene: &TrackScene, f: &Frame, out: &mut [u8]) {
         let ground = &scene.ground;
         let n_levels = ground.levels.len().min(MAX_LEVELS);
-        let mut levels: [(&[u8], u32, u32); MAX_LEVELS] = [(&[], 0, 0); MAX_LEVELS];
-        for (slot, lv) in levels.iter_mut().zip(&ground.levels) {
-            *slot = (&lv.data, lv.w as u32, lv.h as u32);
+        // Per level (indexed by `level & 7`, which needs no bounds check): where its pairs
+        // start and its width.
+        let mut offsets = [0usize; 8];
+        let mut widths = [0usize; 8];
+        for (k, lv) in ground.levels.iter().enumerate().take(n_levels) {
+            offsets[k] = lv.offset;
+            widths[k] = lv.w;
         }
+        // Level-0 size, in fixed point; level k's is 2^-k of it (sizes are multiples of 2^k).
+        let w0 = ground.levels[0].w as f32;
+        let h0 = ground.levels[0].h as f32;
+        let pairs: &[u8] = &ground.pairs;
         let height = f.origin.z.max(0.005);
         // Slant distance (squared) beyond which each coarser level is used: where the pixel's
         // ground footprint (the geometric mean of across, D/focal, and along,
@@ -168,16 +214,16 @@ impl Camera {
         // Level-0 texels per metre, in 8-bit fixed point.
         let scale0 = ground.levels[0].inv_texel * 256.0;
         let (ox, oy, oz) = (f.origin.x - ground.origin.x, f.origin.y - ground.origin.y, f.origin.z);
-        let floor = ground.floor as u32;
+        // Beyond the texture: a block of plain floor.
+        let floor_block = u32::from_le_bytes([ground.floor; 4]);
+        let floor = ground.floor as u16;
         let skyline = &scene.skyline;
-        let sky_gradient = self.sky_gradient_scale();
 
         let mut lane = Lanes::default();
         for (r, row) in out.chunks_exact_mut(self.width).enumerate() {
             let d_row = f.d00 + f.dr * r as f32;
             for (ci, chunk) in row.chunks_mut(CHUNK).enumerate() {
-                let c0 = (ci * CHUNK) as f32;
-                let base = d_row + f.dc * c0;
+                let base = d_row + f.dc * (ci * CHUNK) as f32;
                 // The ray's z is linear along the row: its ends tell which passes are needed.
                 let z_first = base.z;
                 let z_last = base.z + f.dc.z * (chunk.len() - 1) as f32;
@@ -185,7 +231,7 @@ impl Camera {
                 let any_sky = z_first.max(z_last) >= -GROUND_EPS;
                 if any_ground {
                     for i in 0..CHUNK {
-                        let c = i as f32;
+                        let c = COLS[i];
                         let dx = base.x + f.dc.x * c;
                         let dy = base.y + f.dc.y * c;
                         let dz = (base.z + f.dc.z * c).min(-GROUND_EPS);
@@ -198,44 +244,72 @@ impl Camera {
                             level += (d2 > m) as u32;
                         }
                         // 2^-level as a float built from its exponent bits.
-                        let sc = scale0 * f32::from_bits((127 - level) << 23);
+                        let shrink = f32::from_bits((127 - level) << 23);
+                        let sc = scale0 * shrink;
                         lane.level[i] = level;
-                        // Clamped to where the texture could be (any point beyond it reads the
-                        // floor), so the cheap rounding below is exact.
-                        lane.x[i] = round_small((px * sc - 128.0).max(-256.0).min(FIXED_LIMIT));
-                        lane.y[i] = round_small((py * sc - 128.0).max(-256.0).min(FIXED_LIMIT));
-                        let haze = ((d2.sqrt() - HAZE_START_M) * (256.0 / HAZE_LENGTH_M)).max(0.0).min(256.0);
-                        lane.haze[i] = round_small(haze) as u32;
+                        let fx = px * sc - 128.0;
+                        let fy = py * sc - 128.0;
+                        // Inside when the whole 2x2 block is: 0 <= x0 and x0 + 1 < w (less a
+                        // little for the rounding below). Outside, the coordinates are clamped
+                        // to a valid block anyway (so the fetch needs no branch) and the blend
+                        // uses the floor instead.
+                        let (lim_x, lim_y) = ((w0 * shrink - 1.0) * 256.0 - 1.0, (h0 * shrink - 1.0) * 256.0 - 1.0);
+                        let inside = fx >= 0.0 && fy >= 0.0 && fx < lim_x && fy < lim_y;
+                        lane.inside[i] = inside as u16;
+                        lane.x[i] = round_small(fx.max(0.0).min(lim_x));
+                        lane.y[i] = round_small(fy.max(0.0).min(lim_y));
+                        // Haze grows with the squared distance (no square root needed).
+                        let haze = ((d2 - HAZE_START_M * HAZE_START_M) * (256.0 / (HAZE_END_M * HAZE_END_M))).max(0.0).min(256.0);
+                        lane.haze[i] = round_small(haze) as u16;
+                    }
+                    for i in 0..chunk.len() {
+                        let k = (lane.level[i] & 7) as usize;
+                        let (x0, y0) = ((lane.x[i] >> 8) as usize, (lane.y[i] >> 8) as usize);
+                        let at = offsets[k] + 2 * (y0 * widths[k] + x0);
+                        lane.block[i] = fetch_block(pairs, at).unwrap_or(floor_block);
+                    }
+                    for i in 0..CHUNK {
+                        let b = lane.block[i];
+                        let (fx, fy) = ((lane.x[i] & 255) as u16, (lane.y[i] & 255) as u16);
+                        // Texels (x0, y0), (x0, y0+1), (x0+1, y0), (x0+1, y0+1). Every product
+                        // and sum stays below 255 * 256, so 16-bit lanes suffice.
+                        let (a, c, b2, d) = ((b & 0xFF) as u16, ((b >> 8) & 0xFF) as u16, ((b >> 16) & 0xFF) as u16, (b >> 24) as u16);
+                        let top = (a * (256 - fx) + b2 * fx) >> 8;
+                        let bot = (c * (256 - fx) + d * fx) >> 8;
+                        let g = (top * (256 - fy) + bot * fy) >> 8;
+                        let g = if lane.inside[i] != 0 { g } else { floor };
+                        let k = lane.haze[i];
+                        lane.value[i] = ((g * (256 - k) + HAZE * k) >> 8) as u8;
                     }
                 }
                 if any_sky {
                     for i in 0..CHUNK {
-                        let c = i as f32;
+                        let c = COLS[i];
                         let dx = base.x + f.dc.x * c;
                         let dy = base.y + f.dc.y * c;
                         let dz = base.z + f.dc.z * c;
-                        lane.bin[i] = Skyline::bin(dx, dy) as u32;
+                        lane.bin[i] = round_small(Skyline::bin_position(dx, dy) - 0.5) as u32;
                         lane.elev[i] = dz / (dx * dx + dy * dy).sqrt().max(1e-9);
                     }
+                    for i in 0..chunk.len() {
+                        let bin = lane.bin[i] as usize & (SKYLINE_BINS - 1);
+                        lane.top[i] = skyline.top[bin];
+                        lane.shade[i] = skyline.shade[bin];
+                    }
+                    for i in 0..CHUNK {
+                        let (elev, top) = (lane.elev[i], lane.top[i]);
+                        // Buildings, slightly darker towards their base, or the sky's gradient.
+                        let building = lane.shade[i] * (0.85 + 0.15 * (elev / top.max(1e-6)).max(0.0).min(1.0));
+                        let sky = (palette::SKY_HORIZON + SKY_GRADIENT * elev).min(palette::SKY_TOP);
+                        let v = if top > 0.0 && elev < top { building } else { sky };
+                        let is_ground = base.z + f.dc.z * COLS[i] < -GROUND_EPS;
+                        let v = if is_ground { lane.value[i] as f32 } else { v };
+                        lane.value[i] = round_small(v.max(0.0).min(255.0)) as u8;
+                    }
                 }
-                for (i, px) in chunk.iter_mut().enumerate() {
-                    let dz = base.z + f.dc.z * i as f32;
-                    *px = if dz < -GROUND_EPS {
-                        let (data, w, h) = levels[(lane.level[i] as usize).min(n_levels - 1)];
-                        let g = sample(data, w, h, lane.x[i], lane.y[i]).unwrap_or(floor);
-                        let k = lane.haze[i];
-                        ((g * (256 - k) + HAZE * k) >> 8) as u8
-                    } else {
-                        sky(skyline, lane.bin[i] as usize, lane.elev[i], sky_gradient)
-                    };
-                }
+                chunk.copy_from_slice(&lane.value[..chunk.len()]);
             }
         }
-    }
-
-    /// How fast the sky brightens with elevation (per unit tangent).
-    fn sky_gradient_scale(&self) -> f32 {
-        60.0
     }
 
     /// Boxes, drawn far to near (painter's order) over the ground, each only inside its screen
@@ -337,79 +411,59 @@ impl Camera {
         let l00 = to_local(f.d00);
         let ldc = to_local(f.dc);
         let ldr = to_local(f.dr);
+        // Face grays as u8, indexed by 2 * axis + (entered through the positive face).
+        let shades = [faces[0][0], faces[0][1], faces[1][0], faces[1][1], faces[2][0], faces[2][1]].map(|v| v as u8);
+        let oz = f.origin.z;
+        let mut hit = [false; CHUNK];
+        let mut face = [0u8; CHUNK];
         for r in row0..=row1 {
-            let mut d = l00 + ldr * r as f32 + ldc * col0 as f32;
-            let mut dw = f.d00 + f.dr * r as f32 + f.dc * col0 as f32;
-            for px in &mut out[r * self.width + col0..=r * self.width + col1] {
-                if let Some((t, axis, positive)) = slab(o, d, he) {
+            let row = &mut out[r * self.width..(r + 1) * self.width];
+            let mut c0 = col0;
+            while c0 <= col1 {
+                let n = (col1 + 1 - c0).min(CHUNK);
+                let dl = l00 + ldr * r as f32 + ldc * c0 as f32;
+                let dzw = f.d00.z + f.dr.z * r as f32 + f.dc.z * c0 as f32;
+                // Branch-free slab test over a chunk of columns (vectorised).
+                for i in 0..CHUNK {
+                    let c = COLS[i];
+                    let d = dl + ldc * c;
+                    let inv = Vec3::ONE / d;
+                    let ta = (-he - o) * inv;
+                    let tb = (he - o) * inv;
+                    let near = ta.min(tb);
+                    let far = ta.max(tb);
+                    let t_far = far.x.min(far.y).min(far.z);
+                    let x_wins = near.x >= near.y && near.x >= near.z;
+                    let y_wins = !x_wins && near.y >= near.z;
+                    let t_near = if x_wins { near.x } else if y_wins { near.y } else { near.z };
+                    let d_axis = if x_wins { d.x } else if y_wins { d.y } else { d.z };
+                    let axis = if x_wins { 0u8 } else if y_wins { 2 } else { 4 };
+                    face[i] = axis + (d_axis < 0.0) as u8;
                     // Depth test against the ground (a box never sinks into it, but a tilted
                     // camera near the ground could otherwise see one through the floor).
-                    let ground_t = if dw.z < 0.0 { -f.origin.z / dw.z } else { f32::INFINITY };
-                    if t <= ground_t {
-                        *px = faces[axis][positive as usize] as u8;
+                    let dz = dzw + f.dc.z * c;
+                    let ground_t = if dz < 0.0 { -oz / dz } else { f32::INFINITY };
+                    hit[i] = t_near <= t_far && t_near > 0.0 && t_near <= ground_t;
+                }
+                for i in 0..n {
+                    if hit[i] {
+                        row[c0 + i] = shades[(face[i] as usize).min(5)];
                     }
                 }
-                d += ldc;
-                dw += f.dc;
+                c0 += n;
             }
         }
     }
 }
 
-/// Ray o + t d against the box [-he, he]: the entry distance, the axis of the face entered and
-/// whether that face is the positive one. None for a miss or a box behind (or around) the ray's
-/// origin.
-#[inline]
-fn slab(o: Vec3, d: Vec3, he: Vec3) -> Option<(f32, usize, bool)> {
-    let inv = Vec3::ONE / d;
-    let ta = (-he - o) * inv;
-    let tb = (he - o) * inv;
-    let near = ta.min(tb);
-    let far = ta.max(tb);
-    let t_far = far.min_element();
-    let (t_near, axis) = if near.x >= near.y && near.x >= near.z {
-        (near.x, 0)
-    } else if near.y >= near.z {
-        (near.y, 1)
-    } else {
-        (near.z, 2)
-    };
-    if t_near <= t_far && t_near > 0.0 {
-        Some((t_near, axis, d[axis] < 0.0))
-    } else {
-        None
-    }
-}
-
-/// Bilinear sample of one mip level (`data`, `w` x `h` texels) at fixed-point texel
-/// coordinates (8 fraction bits, texel centres at integers); None beyond the texture.
+/// The 2x2 texel block starting at byte `at` of the pair layout (see [`MipLevel`]): texels
+/// (x0, y0), (x0, y0+1), (x0+1, y0), (x0+1, y0+1), little end first.
+///
+/// [`MipLevel`]: crate::scene::MipLevel
 #[inline(always)]
-fn sample(data: &[u8], w: u32, h: u32, x: i32, y: i32) -> Option<u32> {
-    // Negative coordinates wrap to huge unsigned values and fail the test too.
-    let (x0, y0) = ((x as u32) >> 8, (y as u32) >> 8);
-    if x0 + 1 >= w || y0 + 1 >= h {
-        return None;
-    }
-    let (fx, fy) = (x as u32 & 255, y as u32 & 255);
-    let i = (y0 * w + x0) as usize;
-    let w = w as usize;
-    let (a, b, c, d) = (*data.get(i)?, *data.get(i + 1)?, *data.get(i + w)?, *data.get(i + w + 1)?);
-    let top = a as u32 * (256 - fx) + b as u32 * fx;
-    let bot = c as u32 * (256 - fx) + d as u32 * fx;
-    Some((top * (256 - fy) + bot * fy) >> 16)
-}
-
-/// Sky and skyline for a ray with azimuth bin `bin` and elevation tangent `elev`.
-#[inline(always)]
-fn sky(skyline: &Skyline, bin: usize, elev: f32, gradient: f32) -> u8 {
-    let bin = bin.min(skyline.top.len() - 1);
-    let top = skyline.top[bin];
-    if elev < top {
-        // Buildings: slightly darker towards their base.
-        let g = skyline.shade[bin] as f32;
-        return (g * (0.85 + 0.15 * (elev / top).clamp(0.0, 1.0))) as u8;
-    }
-    (palette::SKY_HORIZON + gradient * elev).min(palette::SKY_TOP) as u8
+fn fetch_block(pairs: &[u8], at: usize) -> Option<u32> {
+    let q: [u8; 4] = pairs.get(at..at + 4)?.try_into().ok()?;
+    Some(u32::from_le_bytes(q))
 }
 
 #[cfg(test)]
@@ -425,13 +479,5 @@ mod tests {
         let row = (0..cam.height()).find(|&r| (tilt * cam.pixel_ray(79.5, r as f32)).z < 0.0).expect("ground visible");
         let frac = row as f32 / cam.height() as f32;
         assert!((0.17..0.3).contains(&frac), "horizon at row {row}");
-    }
-
-    #[test]
-    fn slab_hits_front_face() {
-        let hit = slab(Vec3::new(-2.0, 0.0, 0.0), Vec3::X, Vec3::splat(0.5)).expect("hit");
-        assert!((hit.0 - 1.5).abs() < 1e-6 && hit.1 == 0 && !hit.2);
-        assert!(slab(Vec3::new(-2.0, 0.0, 0.0), Vec3::NEG_X, Vec3::splat(0.5)).is_none());
-        assert!(slab(Vec3::new(-2.0, 1.0, 0.0), Vec3::X, Vec3::splat(0.5)).is_none());
     }
 }

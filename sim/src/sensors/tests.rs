@@ -349,3 +349,127 @@ fn write_example_frames() {
     let traces: Vec<(&[Vec2], [u8; 3])> = vec![(&hits, [80, 160, 255])];
     crate::topdown::render_top_down(track, Some(&line), &traces, 60.0).save(dir.join("topdown_circuit.png")).expect("png");
 }
+
+#[test]
+fn scenes_are_shareable_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<TrackScene>();
+    shareable::<Camera>();
+    shareable::<StereoCamera>();
+    shareable::<Lidar>();
+}
+
+#[test]
+fn centred_on_the_circuit_straight_the_centre_line_is_in_the_middle() {
+    let scene = circuit();
+    let (p, h) = scene.track().pose_at(1.0);
+    let img = render(scene, CarPose::flat(p.x as f32, p.y as f32, h as f32), &[]);
+    let (col, n) = centre_line_column(&img, 60..H);
+    assert!(n > 30 && (col - 79.5).abs() < 3.0, "centre line at column {col} ({n} pixels)");
+    let ranges = scan(scene, CarPose::flat(p.x as f32, p.y as f32, h as f32), &[]);
+    let half = scene.track().width_at(1.0) as f32 / 2.0;
+    for deg in [-90.0, 90.0] {
+        let r = ranges[ray_near(deg)];
+        assert!((r - half).abs() < 0.02, "{deg} deg: {r} vs half width {half}");
+    }
+}
+
+#[test]
+fn every_builtin_track_builds_and_renders() {
+    let cam = camera();
+    let mut img = vec![0u8; W * H];
+    for name in ["oval", "technical", "random:7"] {
+        let scene = TrackScene::new(Track::resolve(name).expect("builtin"));
+        let track = scene.track();
+        for k in 0..8 {
+            let (p, h) = track.pose_at(track.length() * k as f64 / 8.0);
+            let pose = CarPose::flat(p.x as f32, p.y as f32, h as f32);
+            cam.render(&scene, &pose, &[], &mut img);
+            // On the centre line: the centre line in view (it leaves the middle in tight
+            // bends: 3 cm off centre 0.3 m ahead is already 20 pixels), mostly dark track
+            // surface at the bottom, sky and skyline at the top.
+            let (_, n) = centre_line_column(&img, 40..H);
+            assert!(n > 0, "{name} s {k}/8: centre line visible");
+            let dark = img[100 * W..].iter().filter(|&&v| v < 100).count();
+            assert!(dark > 20 * W / 2, "{name} s {k}/8: {dark} dark pixels at the bottom");
+            assert!(img[..5 * W].iter().all(|&v| v > 55), "{name} s {k}/8: sky");
+            let ranges = scan(&scene, pose, &[]);
+            assert!(ranges.iter().all(|r| (0.15..=12.0).contains(r)));
+            assert!(ranges.iter().any(|&r| r < 1.5), "{name}: a border nearby");
+        }
+    }
+}
+
+#[test]
+fn top_down_map_shows_track_markings_and_traces() {
+    let track = circuit().track();
+    let trace = [Vec2::new(0.5, -0.2), Vec2::new(2.5, -0.2)];
+    let img = crate::topdown::render_top_down(track, None, &[(&trace, [0, 0, 255])], 50.0);
+    let (lo, hi) = track.bounds();
+    let to_px = |p: Vec2| {
+        let x = ((p.x as f64 - (lo.x - 0.5)) * 50.0) as u32;
+        let y = img.height() - 1 - ((p.y as f64 - (lo.y - 0.5)) * 50.0) as u32;
+        img.get_pixel(x, y).0
+    };
+    assert_eq!((img.width() as f64 / 50.0).round(), (hi.x - lo.x + 1.0).round());
+    // The trace, drawn over the track surface.
+    assert_eq!(to_px(Vec2::new(1.5, -0.2)), [0, 0, 255]);
+    // Surface between the centre and the border, white border line, grass outside.
+    let surface = to_px(Vec2::new(1.5, 0.25));
+    assert!(surface[0] < 80 && surface[0] == surface[1], "{surface:?}");
+    let half = track.width_at(1.5) as f32 / 2.0;
+    assert!(to_px(Vec2::new(1.5, half - 0.02))[0] > 200);
+    let grass = to_px(Vec2::new(1.5, -half - 0.3));
+    assert!(grass[1] > grass[0] && grass[1] > grass[2], "{grass:?}");
+    // The direction arrow is orange.
+    assert!(img.pixels().any(|p| p.0 == [255, 128, 0]));
+    // A racing line adds red-to-green colours.
+    let line = paddock_tracks::RacingLine::compute(track, &crate::lap_limits(&CarSpec::deepracer())).expect("racing line");
+    let with_line = crate::topdown::render_top_down(track, Some(&line), &[], 50.0);
+    assert!(with_line.pixels().any(|p| p.0[1] > 150 && p.0[0] < 60 && p.0[2] < 60), "fast green");
+}
+
+/// Nearest crossing of a ray with the border polylines, by brute force.
+fn brute_force_wall(track: &Track, o: Vec2, d: Vec2) -> Option<f32> {
+    let mut best: Option<f32> = None;
+    for border in [track.left_border(), track.right_border()] {
+        let n = border.len();
+        let count = if track.is_closed() { n } else { n - 1 };
+        for i in 0..count {
+            let (a, b) = (border[i].as_vec2(), border[(i + 1) % n].as_vec2());
+            let e = b - a;
+            let denom = d.perp_dot(e);
+            if denom == 0.0 {
+                continue;
+            }
+            let t = (a - o).perp_dot(e) / denom;
+            let u = (a - o).perp_dot(d) / denom;
+            if t >= 0.0 && (0.0..=1.0).contains(&u) && best.is_none_or(|b| t < b) {
+                best = Some(t);
+            }
+        }
+    }
+    best
+}
+
+#[test]
+fn wall_grid_casts_agree_with_brute_force() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(5);
+    for scene in [circuit(), &TrackScene::new(Track::resolve("technical").expect("builtin"))] {
+        let track = scene.track();
+        let (lo, hi) = track.bounds();
+        for _ in 0..3000 {
+            // Origins on and around the track, directions all round.
+            let o = Vec2::new(rng.random_range(lo.x - 2.0..hi.x + 2.0) as f32, rng.random_range(lo.y - 2.0..hi.y + 2.0) as f32);
+            let d = Vec2::from_angle(rng.random_range(0.0..std::f32::consts::TAU));
+            let grid = scene.walls.cast(o, d, 12.0);
+            let brute = brute_force_wall(track, o, d).filter(|&t| t < 12.0);
+            match (grid, brute) {
+                (Some(g), Some(b)) => assert!((g - b).abs() < 1e-3, "{o} {d}: grid {g} brute {b}"),
+                (None, None) => {}
+                _ => panic!("{o} {d}: grid {grid:?} brute {brute:?}"),
+            }
+        }
+    }
+}
