@@ -208,7 +208,7 @@ fn same_seed_same_episode_whatever_ran_before() {
     let driver = PurePursuit::default();
     drive(&mut b, &driver, 50);
     // b has already driven an episode; a fixed start and seed must still replay exactly.
-    let mut at = |e: &mut Env| {
+    let at = |e: &mut Env| {
         e.reset(42, start(20.0));
         (0..40).map(|_| {
             e.step(driver.act(e)).expect("step");
