@@ -249,7 +249,7 @@ impl Env {
         let track = scene.track();
         let params = RewardParams {
             track_length: track.length() as f32,
-            waypoints: Arc::new(track.waypoints().iter().map(|p| (p.x as f32, p.y as f32)).collect()),
+            waypoints: Arc::new(track.source_waypoints().iter().map(|p| (p.x as f32, p.y as f32)).collect()),
             ..Default::default()
         };
         let physics = CarPhysics::new(car, config.physics_hz, 0.0, 0.0, 0.0, &[]);
@@ -424,7 +424,7 @@ impl Env {
         p_out.distance_from_center = proj.distance_from_centre() as f32;
         p_out.is_left_of_center = proj.is_left_of_centre();
         p_out.track_width = (2.0 * proj.half_width) as f32;
-        p_out.closest_waypoints = [proj.prev_waypoint, proj.next_waypoint];
+        p_out.closest_waypoints = [track.source_index(proj.prev_waypoint), track.source_index(proj.next_waypoint)];
         p_out.all_wheels_on_track = wheels_on == 4;
         p_out.is_offtrack = wheels_on == 0;
         p_out.is_crashed = self.physics.crashed();

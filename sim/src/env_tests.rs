@@ -274,3 +274,38 @@ fn vec_env_auto_resets_finished_envs_and_reports_the_episode() {
     assert!(v.step(&[Action::Discrete(0); 3]).is_err(), "wrong action kind");
     assert!(v.step(&[]).is_err(), "wrong count");
 }
+
+/// Reward functions index `waypoints` with `closest_waypoints` by hand: on an imported DeepRacer
+/// track both must refer to the file's rows, repeated rows included.
+#[test]
+fn waypoint_indices_are_the_deepracer_files_rows() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/tracks");
+    let path = dir.join("2022_april_pro.npy");
+    assert!(path.is_file(), "DeepRacer test tracks expected in {}", dir.display());
+    let track = Track::from_npy_file(&path).expect("import");
+    let rows = track.source_waypoints().len();
+    assert!(rows > track.waypoints().len(), "this file repeats rows");
+    let scene = Arc::new(TrackScene::new(track));
+    let mut env =
+        Env::new(Arc::new(continuous(ObservationKind::State)), scene, Box::new(ProgressPerStep::default()), 1)
+            .expect("env");
+    env.reset(1, start(0.0));
+    let driver = PurePursuit { speed: 2.0, ..PurePursuit::default() };
+    let mut seen_high_rows = false;
+    for _ in 0..400 {
+        let r = env.step(driver.act(&env)).expect("step");
+        let p = env.params();
+        assert_eq!(p.waypoints.len(), rows);
+        let [prev, next] = p.closest_waypoints;
+        seen_high_rows |= prev > 150;
+        for i in [prev, next] {
+            let (wx, wy) = p.waypoints[i];
+            let d = ((wx - p.x).powi(2) + (wy - p.y).powi(2)).sqrt();
+            assert!(d < 0.6, "waypoint {i} is {d} m from the car at step {}", p.steps);
+        }
+        if r.status.is_done() {
+            break;
+        }
+    }
+    assert!(seen_high_rows, "drove past the repeated row 147");
+}

@@ -19,7 +19,7 @@ pub struct RewardParams {
     pub y: f32,
     /// Indices of the two closest objects: the one behind and the one ahead of the car.
     pub closest_objects: [usize; 2],
-    /// Indices of the waypoint behind the car and the one ahead.
+    /// Indices (into `waypoints`) of the waypoint behind the car and the one ahead.
     pub closest_waypoints: [usize; 2],
     /// Distance from the centre line, metres.
     pub distance_from_center: f32,
@@ -53,7 +53,8 @@ pub struct RewardParams {
     pub track_length: f32,
     /// Track width at the car, metres.
     pub track_width: f32,
-    /// The centre-line waypoints, metres (shared, not copied per step).
+    /// The centre-line waypoints, metres, every row of the track file as DeepRacer lists them
+    /// (shared, not copied per step).
     pub waypoints: Arc<Vec<(f32, f32)>>,
 }
 

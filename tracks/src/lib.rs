@@ -56,8 +56,12 @@
 //!
 //! `.npy` files of float64, N rows of `center_x, center_y, inner_x, inner_y, outer_x, outer_y`.
 //! The width at a waypoint is the distance from its inner to its outer point; the route is a loop
-//! when its first and last rows coincide (within 1 mm; the repeat is dropped). The track is
-//! named after the file stem; crossings are allowed (DeepRacer's Bowtie crosses itself).
+//! when its first and last rows coincide (within 1 mm). Repeated rows (the closing row, and
+//! exact duplicates some files have mid-lap) are left out of the geometry but kept in
+//! [`Track::source_waypoints`], which is what DeepRacer's reward `params["waypoints"]` lists, so
+//! hand-written waypoint indices in a student's reward function mean the same points here. The
+//! track is named after the file stem; crossings are allowed (a figure-eight is a valid
+//! DeepRacer layout, though none of the shipped files crosses itself, the Bowtie included).
 
 pub use glam::DVec2;
 

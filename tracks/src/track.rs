@@ -16,6 +16,10 @@ pub struct Track {
     allow_crossings: bool,
     waypoints: Vec<DVec2>,
     widths: Vec<f64>,
+    /// The centre-line points exactly as the source gave them, repeats included, and the
+    /// source row of each kept waypoint: DeepRacer's reward params index the source rows.
+    source_waypoints: Vec<DVec2>,
+    source_index: Vec<usize>,
     left: Vec<DVec2>,
     right: Vec<DVec2>,
     /// Unit track direction at each waypoint: the average of the adjacent segments' directions.
@@ -172,6 +176,16 @@ impl Track {
     pub fn waypoints(&self) -> &[DVec2] {
         &self.waypoints
     }
+    /// The centre-line points exactly as the source gave them: every row of a DeepRacer file,
+    /// repeats and the closing row included. This is DeepRacer's `params["waypoints"]`, so
+    /// reward functions that index it by hand see the same points as on DeepRacer.
+    pub fn source_waypoints(&self) -> &[DVec2] {
+        &self.source_waypoints
+    }
+    /// The row of [`Track::source_waypoints`] that waypoint `i` came from.
+    pub fn source_index(&self, i: usize) -> usize {
+        self.source_index[i % self.source_index.len()]
+    }
     /// Track width at each waypoint, metres.
     pub fn widths(&self) -> &[f64] {
         &self.widths
@@ -326,16 +340,20 @@ impl Track {
         // Drop exact repeats: zero-length segments have no direction.
         let mut wp: Vec<DVec2> = Vec::with_capacity(waypoints.len());
         let mut wd: Vec<f64> = Vec::with_capacity(widths.len());
-        for (p, w) in waypoints.into_iter().zip(widths) {
-            if wp.last() != Some(&p) {
-                wp.push(p);
+        let mut source_index: Vec<usize> = Vec::with_capacity(waypoints.len());
+        for (i, (p, w)) in waypoints.iter().zip(widths).enumerate() {
+            if wp.last() != Some(p) {
+                wp.push(*p);
                 wd.push(w);
+                source_index.push(i);
             }
         }
         while closed && wp.len() > 1 && wp.last() == wp.first() {
             wp.pop();
             wd.pop();
+            source_index.pop();
         }
+        let source_waypoints = waypoints;
         let min = if closed { 3 } else { 2 };
         if wp.len() < min {
             return Err(invalid(format!(
@@ -414,6 +432,8 @@ impl Track {
             allow_crossings,
             waypoints: wp,
             widths: wd,
+            source_waypoints,
+            source_index,
             left,
             right,
             tangents,
@@ -802,7 +822,7 @@ mod tests {
     }
 
     #[test]
-    fn duplicates_are_dropped() {
+    fn duplicates_are_dropped_but_source_rows_are_kept() {
         let p = DVec2::new;
         let wp = vec![
             p(0., 0.),
@@ -816,6 +836,12 @@ mod tests {
         assert_eq!(t.waypoints(), &[p(0., 0.), p(1., 0.), p(1., 1.), p(0., 1.)]);
         assert_eq!(t.widths().len(), 4);
         assert!((t.length() - 4.0).abs() < 1e-12);
+        // DeepRacer's params index the rows as given.
+        assert_eq!(t.source_waypoints().len(), 6);
+        let rows: Vec<usize> = (0..4).map(|i| t.source_index(i)).collect();
+        assert_eq!(rows, vec![0, 1, 3, 4]);
+        let pr = t.project(p(1.0, 0.5), None);
+        assert_eq!((t.source_index(pr.prev_waypoint), t.source_index(pr.next_waypoint)), (1, 3));
     }
 
     fn message(r: Result<Track, TrackError>) -> String {
