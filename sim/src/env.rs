@@ -51,7 +51,13 @@ impl ObservationKind {
     }
     /// Number of values in one observation.
     pub fn len(&self, car: &CarSpec) -> usize {
-        self.shape(car).iter().product()
+        let pixels = car.camera.width_px as usize * car.camera.height_px as usize;
+        match self {
+            ObservationKind::Camera => pixels,
+            ObservationKind::Stereo => 2 * pixels,
+            ObservationKind::Lidar => car.lidar.rays,
+            ObservationKind::State => STATE_LEN,
+        }
     }
     /// Images are u8, the rest f32.
     pub fn is_image(&self) -> bool {
