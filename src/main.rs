@@ -88,6 +88,9 @@ enum SimCommand {
         /// Boxes on the track, as in object avoidance.
         #[arg(long, default_value_t = 0)]
         obstacles: usize,
+        /// Drive the track the other way round (DeepRacer's clockwise direction).
+        #[arg(long)]
+        reverse: bool,
     },
     /// Drives one lap with the scripted pure-pursuit driver (a baseline, no learning) and
     /// compares its lap time with the track's minimum.
@@ -100,6 +103,9 @@ enum SimCommand {
         /// Also draw the driven line over the racing line into this PNG.
         #[arg(long)]
         png: Option<PathBuf>,
+        /// Drive the track the other way round (DeepRacer's clockwise direction).
+        #[arg(long)]
+        reverse: bool,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -123,16 +129,23 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Tracks(cmd) => tracks(cmd),
-        Command::Sim(SimCommand::Render { track, out, progress, lateral, heading, sensor, obstacles }) => {
-            render(&track, &out, progress, lateral, heading, sensor, obstacles)
+        Command::Sim(SimCommand::Render { track, out, progress, lateral, heading, sensor, obstacles, reverse }) => {
+            render(&load_directed(&track, reverse)?, &out, progress, lateral, heading, sensor, obstacles)
         }
-        Command::Sim(SimCommand::Drive { track, speed, png, json }) => drive(&track, speed, png.as_deref(), json),
+        Command::Sim(SimCommand::Drive { track, speed, png, json, reverse }) => {
+            drive(load_directed(&track, reverse)?, speed, png.as_deref(), json)
+        }
         Command::Bench(BenchCommand::Sim(args)) => bench::sim(&args),
     }
 }
 
 fn load(track: &str) -> Result<Track> {
     Track::resolve(track).with_context(|| format!("loading track '{track}'"))
+}
+
+fn load_directed(track: &str, reverse: bool) -> Result<Track> {
+    let t = load(track)?;
+    Ok(if reverse { t.reversed() } else { t })
 }
 
 fn tracks(cmd: TracksCommand) -> Result<()> {
@@ -212,8 +225,8 @@ fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn render(track: &str, out: &PathBuf, progress: f64, lateral: f64, heading: f64, sensor: SensorArg, obstacles: usize) -> Result<()> {
-    let t = load(track)?;
+fn render(t: &Track, out: &PathBuf, progress: f64, lateral: f64, heading: f64, sensor: SensorArg, obstacles: usize) -> Result<()> {
+    let t = t.clone();
     let observation = match sensor {
         SensorArg::Camera => ObservationKind::Camera,
         SensorArg::Stereo => ObservationKind::Stereo,
@@ -265,8 +278,7 @@ fn render(track: &str, out: &PathBuf, progress: f64, lateral: f64, heading: f64,
     Ok(())
 }
 
-fn drive(track: &str, speed: f32, png: Option<&std::path::Path>, json: bool) -> Result<()> {
-    let t = load(track)?;
+fn drive(t: Track, speed: f32, png: Option<&std::path::Path>, json: bool) -> Result<()> {
     let car = CarSpec::deepracer();
     if !(car.min_speed_mps..=car.max_speed_mps).contains(&speed) {
         bail!("--speed {speed} must be within the car's {}..{} m/s", car.min_speed_mps, car.max_speed_mps);
@@ -297,6 +309,7 @@ fn drive(track: &str, speed: f32, png: Option<&std::path::Path>, json: bool) -> 
     }
     let report = serde_json::json!({
         "track": scene.track().name(),
+        "reversed": scene.track().is_reversed(),
         "driver": "pure_pursuit",
         "target_speed_mps": speed,
         "status": summary.status.as_str(),

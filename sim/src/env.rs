@@ -434,7 +434,7 @@ impl Env {
         p_out.all_wheels_on_track = wheels_on == 4;
         p_out.is_offtrack = wheels_on == 0;
         p_out.is_crashed = self.physics.crashed();
-        p_out.is_reversed = false;
+        p_out.is_reversed = track.is_reversed();
         self.update_object_params(proj.s);
     }
 

@@ -309,3 +309,19 @@ fn waypoint_indices_are_the_deepracer_files_rows() {
     }
     assert!(seen_high_rows, "drove past the repeated row 147");
 }
+
+#[test]
+fn a_reversed_track_is_driven_clockwise_and_says_so() {
+    let track = Track::resolve("circuit").expect("bundled").reversed();
+    let mut env = Env::new(
+        Arc::new(continuous(ObservationKind::State)),
+        Arc::new(TrackScene::new(track)),
+        Box::new(ProgressPerStep::default()),
+        1,
+    )
+    .expect("env");
+    env.reset(1, start(0.0));
+    let (status, _) = drive(&mut env, &PurePursuit::default(), 3000);
+    assert_eq!(status, EpisodeStatus::LapComplete);
+    assert!(env.params().is_reversed);
+}

@@ -28,7 +28,8 @@ pub struct RewardParams {
     pub is_left_of_center: bool,
     /// All four wheels have left the track.
     pub is_offtrack: bool,
-    /// The car drives the track clockwise, against its waypoint order (a training option).
+    /// The car drives the track against its file's waypoint order (DeepRacer's clockwise
+    /// training; see `Track::reversed`).
     pub is_reversed: bool,
     /// Car heading, degrees in (-180, 180], CCW from +x.
     pub heading: f32,

@@ -34,6 +34,8 @@ pub struct Track {
     max_half_width: f64,
     grid: Grid,
     crossings: usize,
+    /// Driven against the source's waypoint order (DeepRacer's clockwise training).
+    reversed: bool,
     /// Half window of the heading finite difference behind `curvature_at`, metres.
     curvature_h: f64,
 }
@@ -132,6 +134,34 @@ impl Track {
         closed: bool,
     ) -> Result<Track, TrackError> {
         Track::build(name, waypoints, widths, closed, true)
+    }
+    /// The same track driven the other way round, as DeepRacer's clockwise training does:
+    /// waypoints in reverse order, so progress, left and right follow the new direction, and
+    /// [`Track::is_reversed`] says so (the reward params' `is_reversed`).
+    pub fn reversed(&self) -> Track {
+        // A loop keeps its start line: waypoint 0 stays first, the rest run backwards.
+        let n = self.waypoints.len();
+        let order: Vec<usize> = if self.closed {
+            (0..n).map(|j| (n - j) % n).collect()
+        } else {
+            (0..n).rev().collect()
+        };
+        let waypoints: Vec<DVec2> = order.iter().map(|&i| self.waypoints[i]).collect();
+        let widths: Vec<f64> = order.iter().map(|&i| self.widths[i]).collect();
+        // The geometry was valid one way round, so it is valid the other.
+        let mut t = Track::build(&self.name, waypoints, widths, self.closed, true)
+            .expect("a valid track reversed is a valid track");
+        let rows = self.source_waypoints.len();
+        t.source_waypoints = self.source_waypoints.iter().rev().copied().collect();
+        t.source_index = order.iter().map(|&i| rows - 1 - self.source_index[i]).collect();
+        t.allow_crossings = self.allow_crossings;
+        t.description = self.description.clone();
+        t.reversed = !self.reversed;
+        t
+    }
+    /// Whether this track is driven against its source's waypoint order.
+    pub fn is_reversed(&self) -> bool {
+        self.reversed
     }
     /// Sets the free-text description (kept in our JSON format).
     pub fn with_description(mut self, description: &str) -> Track {
@@ -445,6 +475,7 @@ impl Track {
             max_half_width,
             grid,
             crossings: 0,
+            reversed: false,
             curvature_h,
         };
         let crossings = track.find_crossings();
@@ -819,6 +850,24 @@ mod tests {
         assert_eq!((lo, hi), (DVec2::new(0.0, -0.3), DVec2::new(5.0, 0.3)));
         assert_eq!(t.left_border()[3], DVec2::new(1.5, 0.3));
         assert_eq!(t.right_border()[3], DVec2::new(1.5, -0.3));
+    }
+
+    #[test]
+    fn reversed_track_runs_the_other_way_with_the_same_rows() {
+        let t = Track::resolve("circuit").unwrap();
+        let r = t.reversed();
+        assert!(r.is_reversed() && !r.reversed().is_reversed());
+        assert!((r.length() - t.length()).abs() < 1e-9);
+        let p = t.pose_at(3.0).0 + DVec2::new(0.0, 0.05);
+        let (a, b) = (t.project(p, None), r.project(p, None));
+        assert!((a.lateral + b.lateral).abs() < 1e-9, "left becomes right");
+        assert!((a.progress + b.progress - 100.0).abs() < 1e-6, "progress counts the other way");
+        assert_eq!(r.waypoints()[0], t.waypoints()[0], "the start line stays");
+        let heading_change = (a.heading - b.heading).rem_euclid(std::f64::consts::TAU);
+        assert!((heading_change - std::f64::consts::PI).abs() < 1e-6);
+        for i in 0..r.waypoints().len() {
+            assert_eq!(r.source_waypoints()[r.source_index(i)], r.waypoints()[i]);
+        }
     }
 
     #[test]
