@@ -84,10 +84,7 @@ fn measure(scene: &Arc<TrackScene>, kind: ObservationKind, envs: usize, threads:
     pool.install(|| {
         let config = EnvConfig {
             observation: kind,
-            action_space: ActionSpace::Continuous {
-                steering_angle: paddock_sim::action::Range { low: -30.0, high: 30.0 },
-                speed: paddock_sim::action::Range { low: 0.1, high: 4.0 },
-            },
+            action_space: ActionSpace::full_continuous(&paddock_vehicle::CarSpec::deepracer()),
             start_jitter_m: 0.1,
             ..EnvConfig::default()
         };

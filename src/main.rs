@@ -286,10 +286,7 @@ fn drive(t: Track, speed: f32, png: Option<&std::path::Path>, json: bool) -> Res
     let line = RacingLine::compute(&t, &lap_limits(&car)).context("computing the racing line")?;
     let config = EnvConfig {
         observation: ObservationKind::State,
-        action_space: paddock_sim::ActionSpace::Continuous {
-            steering_angle: paddock_sim::action::Range { low: -30.0, high: 30.0 },
-            speed: paddock_sim::action::Range { low: car.min_speed_mps, high: car.max_speed_mps },
-        },
+        action_space: paddock_sim::ActionSpace::full_continuous(&car),
         ..EnvConfig::default()
     };
     let scene = Arc::new(TrackScene::new(t));

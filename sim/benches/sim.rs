@@ -2,7 +2,7 @@
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use paddock_sim::action::{Action, Range};
+use paddock_sim::action::Action;
 use paddock_sim::driver::PurePursuit;
 use paddock_sim::env::{ObservationKind, Start};
 use paddock_sim::physics::{CarPhysics, DEFAULT_PHYSICS_HZ};
@@ -30,10 +30,7 @@ fn env_step(c: &mut Criterion) {
     for kind in [ObservationKind::State, ObservationKind::Lidar, ObservationKind::Camera] {
         let config = EnvConfig {
             observation: kind,
-            action_space: ActionSpace::Continuous {
-                steering_angle: Range { low: -30.0, high: 30.0 },
-                speed: Range { low: 0.1, high: 4.0 },
-            },
+            action_space: ActionSpace::full_continuous(&paddock_vehicle::CarSpec::deepracer()),
             ..EnvConfig::default()
         };
         let mut env = Env::new(Arc::new(config), scene.clone(), Box::new(ProgressPerStep::default()), 1).expect("env");

@@ -67,6 +67,16 @@ impl ActionSpace {
         }
     }
 
+    /// A continuous space over everything the car can do: full steering lock both ways and its
+    /// whole speed range.
+    pub fn full_continuous(car: &paddock_vehicle::CarSpec) -> ActionSpace {
+        let lock = car.max_steering_rad.to_degrees();
+        ActionSpace::Continuous {
+            steering_angle: Range { low: -lock, high: lock },
+            speed: Range { low: car.min_speed_mps, high: car.max_speed_mps },
+        }
+    }
+
     /// Checks the space against the car's limits (steering within +-`max_steering_deg`, speeds
     /// within `min_speed..=max_speed`).
     pub fn validate(&self, max_steering_deg: f32, min_speed: f32, max_speed: f32) -> Result<(), SimError> {

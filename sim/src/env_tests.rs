@@ -4,7 +4,7 @@ use glam::DVec2;
 use paddock_tracks::Track;
 
 use super::*;
-use crate::action::{DiscreteAction, Range};
+use crate::action::DiscreteAction;
 use crate::driver::PurePursuit;
 use crate::reward::{builtin_reward, ProgressPerStep};
 use crate::{ObsBuffer, VecEnv};
@@ -16,10 +16,7 @@ fn scene(name: &str) -> Arc<TrackScene> {
 fn continuous(observation: ObservationKind) -> EnvConfig {
     EnvConfig {
         observation,
-        action_space: ActionSpace::Continuous {
-            steering_angle: Range { low: -30.0, high: 30.0 },
-            speed: Range { low: 0.1, high: 4.0 },
-        },
+        action_space: ActionSpace::full_continuous(&paddock_vehicle::CarSpec::deepracer()),
         ..EnvConfig::default()
     }
 }

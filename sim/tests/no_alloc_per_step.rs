@@ -9,7 +9,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use paddock_sim::action::{Action, Range};
+use paddock_sim::action::Action;
 use paddock_sim::driver::PurePursuit;
 use paddock_sim::env::ObservationKind;
 use paddock_sim::physics::{CarPhysics, DEFAULT_PHYSICS_HZ};
@@ -62,10 +62,7 @@ fn stepping_a_vec_env_allocates_nothing_beyond_rapiers_own() {
     for kind in [ObservationKind::Lidar, ObservationKind::Camera, ObservationKind::State] {
         let config = EnvConfig {
             observation: kind,
-            action_space: ActionSpace::Continuous {
-                steering_angle: Range { low: -30.0, high: 30.0 },
-                speed: Range { low: 0.1, high: 4.0 },
-            },
+            action_space: ActionSpace::full_continuous(&paddock_vehicle::CarSpec::deepracer()),
             max_steps: 100_000,
             ..EnvConfig::default()
         };
