@@ -258,15 +258,17 @@ fn render(t: &Track, out: &PathBuf, progress: f64, lateral: f64, heading: f64, s
             let p = pose.position.truncate();
             let yaw = pose.yaw();
             let n = ranges.len();
-            let hits: Vec<glam::Vec2> = ranges
+            // Each ray as a line from the car to what it hit.
+            let rays: Vec<[glam::Vec2; 2]> = ranges
                 .iter()
                 .enumerate()
                 .map(|(i, r)| {
                     let a = yaw - car.lidar.half_fov_rad + 2.0 * car.lidar.half_fov_rad * i as f32 / (n - 1) as f32;
-                    p + glam::Vec2::new(a.cos(), a.sin()) * *r
+                    [p, p + glam::Vec2::new(a.cos(), a.sin()) * *r]
                 })
                 .collect();
-            let image = topdown::render_top_down(scene.track(), None, &[(&hits, [255, 60, 200]), (&[p], [0, 120, 255])], 80.0);
+            let traces: Vec<(&[glam::Vec2], [u8; 3])> = rays.iter().map(|r| (&r[..], [255, 60, 200])).collect();
+            let image = topdown::render_top_down(scene.track(), None, &traces, 80.0);
             image.save(out).with_context(|| format!("writing {}", out.display()))?;
         }
     }
