@@ -32,7 +32,7 @@ impl PurePursuit {
         let pose = env.pose();
         let p = env.params();
         let here = DVec2::new(p.x as f64, p.y as f64);
-        let s = track.project(here, None).s;
+        let s = env.projection().s;
         let lookahead = self.lookahead_m + self.lookahead_per_mps * p.speed.max(0.0) as f64;
         let (target, _) = track.pose_at(s + lookahead);
         let yaw = pose.yaw() as f64;

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use glam::{DVec2, Vec2, Vec3};
+use paddock_tracks::Projection;
 use paddock_vehicle::CarSpec;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
@@ -224,7 +225,8 @@ pub struct Env {
     episodes: u64,
     // Episode state.
     steps: u32,
-    segment: usize,
+    /// Where the car is on the track after the latest step (or reset).
+    proj: Projection,
     last_s: f64,
     /// Metres driven along the track since the start (negative when going backwards).
     travelled_m: f64,
@@ -259,6 +261,7 @@ impl Env {
             ..Default::default()
         };
         let physics = CarPhysics::new(car, config.physics_hz, 0.0, 0.0, 0.0, &[]);
+        let proj = track.project(DVec2::ZERO, None);
         let mut env = Env {
             config,
             scene,
@@ -270,7 +273,7 @@ impl Env {
             start_offset: 0.0,
             episodes: 0,
             steps: 0,
-            segment: 0,
+            proj,
             last_s: 0.0,
             travelled_m: 0.0,
             best_m: 0.0,
@@ -331,7 +334,7 @@ impl Env {
         let proj = track.project(p, None);
         self.episodes += 1;
         self.steps = 0;
-        self.segment = proj.segment;
+        self.proj = proj;
         self.last_s = proj.s;
         self.travelled_m = 0.0;
         self.best_m = 0.0;
@@ -340,6 +343,7 @@ impl Env {
         self.total_reward = 0.0;
         self.status = EpisodeStatus::InProgress;
         self.reward_fn.reset();
+        self.fill_object_params();
         self.update_params();
     }
 
@@ -390,8 +394,8 @@ impl Env {
         let track = self.scene.track();
         let pose = self.physics.pose();
         let p = DVec2::new(pose.position.x as f64, pose.position.y as f64);
-        let proj = track.project(p, Some(self.segment));
-        self.segment = proj.segment;
+        let proj = track.project(p, Some(self.proj.segment));
+        self.proj = proj;
         let mut ds = proj.s - self.last_s;
         if track.is_closed() {
             let length = track.length();
@@ -410,8 +414,7 @@ impl Env {
     fn update_params(&mut self) {
         let track = self.scene.track();
         let pose = self.physics.pose();
-        let p = DVec2::new(pose.position.x as f64, pose.position.y as f64);
-        let proj = track.project(p, Some(self.segment));
+        let proj = self.proj;
         let wheels_on = self.physics.wheel_contacts().iter().filter(|w| self.wheel_on_track(**w)).count();
         let length = track.length();
         let progress = if track.is_closed() {
@@ -435,31 +438,35 @@ impl Env {
         p_out.is_offtrack = wheels_on == 0;
         p_out.is_crashed = self.physics.crashed();
         p_out.is_reversed = track.is_reversed();
-        self.update_object_params(proj.s);
+        self.update_closest_objects(proj.s);
     }
 
-    fn update_object_params(&mut self, car_s: f64) {
-        if self.obstacles.is_empty() {
-            return;
-        }
+    /// The objects' params: they stand still, so once per episode.
+    fn fill_object_params(&mut self) {
         let p = &mut self.params;
         let track = self.scene.track();
-        let length = track.length();
         p.objects_distance.clear();
         p.objects_heading.clear();
         p.objects_left_of_center.clear();
         p.objects_location.clear();
         p.objects_speed.clear();
-        let (mut behind, mut ahead) = ((f64::MAX, 0), (f64::MAX, 0));
-        for (i, o) in self.obstacles.iter().enumerate() {
+        for o in &self.obstacles {
             let proj = track.project(DVec2::new(o.centre.x as f64, o.centre.y as f64), None);
             p.objects_distance.push(proj.s as f32);
             p.objects_heading.push(o.yaw.to_degrees());
             p.objects_left_of_center.push(proj.is_left_of_centre());
             p.objects_location.push((o.centre.x, o.centre.y));
             p.objects_speed.push(0.0);
-            let gap_ahead = (proj.s - car_s).rem_euclid(length);
-            let gap_behind = (car_s - proj.s).rem_euclid(length);
+        }
+    }
+
+    fn update_closest_objects(&mut self, car_s: f64) {
+        let length = self.scene.track().length();
+        let p = &mut self.params;
+        let (mut behind, mut ahead) = ((f64::MAX, 0), (f64::MAX, 0));
+        for (i, &s) in p.objects_distance.iter().enumerate() {
+            let gap_ahead = (s as f64 - car_s).rem_euclid(length);
+            let gap_behind = (car_s - s as f64).rem_euclid(length);
             if gap_ahead < ahead.0 {
                 ahead = (gap_ahead, i);
             }
@@ -471,7 +478,7 @@ impl Env {
     }
 
     fn wheel_on_track(&self, w: Vec2) -> bool {
-        let proj = self.scene.track().project(DVec2::new(w.x as f64, w.y as f64), Some(self.segment));
+        let proj = self.scene.track().project(DVec2::new(w.x as f64, w.y as f64), Some(self.proj.segment));
         proj.lateral.abs() <= proj.half_width
     }
 
@@ -527,7 +534,7 @@ impl Env {
         let car = &self.config.car;
         let track = self.scene.track();
         let pose = self.physics.pose();
-        let proj = track.project(DVec2::new(pose.position.x as f64, pose.position.y as f64), Some(self.segment));
+        let proj = self.proj;
         let heading_error = pose.yaw() - proj.heading as f32;
         out[0] = self.physics.forward_speed() / car.max_speed_mps;
         out[1] = self.physics.steering_rad() / car.max_steering_rad;
@@ -546,6 +553,10 @@ impl Env {
     /// DeepRacer's `params` for the latest step.
     pub fn params(&self) -> &RewardParams {
         &self.params
+    }
+    /// Where the car is on the track (closest centre-line point, offset, heading).
+    pub fn projection(&self) -> &Projection {
+        &self.proj
     }
     pub fn status(&self) -> EpisodeStatus {
         self.status
