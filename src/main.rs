@@ -88,6 +88,9 @@ enum SimCommand {
         /// Boxes on the track, as in object avoidance.
         #[arg(long, default_value_t = 0)]
         obstacles: usize,
+        /// Other cars on the track, as in head-to-bot racing.
+        #[arg(long, default_value_t = 0)]
+        bot_cars: usize,
         /// Drive the track the other way round (DeepRacer's clockwise direction).
         #[arg(long)]
         reverse: bool,
@@ -129,8 +132,9 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Tracks(cmd) => tracks(cmd),
-        Command::Sim(SimCommand::Render { track, out, progress, lateral, heading, sensor, obstacles, reverse }) => {
-            render(&load_directed(&track, reverse)?, &out, progress, lateral, heading, sensor, obstacles)
+        Command::Sim(SimCommand::Render { track, out, progress, lateral, heading, sensor, obstacles, bot_cars, reverse }) => {
+            let t = load_directed(&track, reverse)?;
+            render(&t, &out, Place { progress, lateral, heading }, sensor, obstacles, bot_cars)
         }
         Command::Sim(SimCommand::Drive { track, speed, png, json, reverse }) => {
             drive(load_directed(&track, reverse)?, speed, png.as_deref(), json)
@@ -225,14 +229,22 @@ fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn render(t: &Track, out: &PathBuf, progress: f64, lateral: f64, heading: f64, sensor: SensorArg, obstacles: usize) -> Result<()> {
+/// Where to put the car: percent of the lap, metres left of centre, degrees off the track's heading.
+struct Place {
+    progress: f64,
+    lateral: f64,
+    heading: f64,
+}
+
+fn render(t: &Track, out: &PathBuf, place: Place, sensor: SensorArg, obstacles: usize, bot_cars: usize) -> Result<()> {
+    let Place { progress, lateral, heading } = place;
     let t = t.clone();
     let observation = match sensor {
         SensorArg::Camera => ObservationKind::Camera,
         SensorArg::Stereo => ObservationKind::Stereo,
         SensorArg::Lidar => ObservationKind::Lidar,
     };
-    let config = EnvConfig { observation, obstacles, ..EnvConfig::default() };
+    let config = EnvConfig { observation, obstacles, bot_cars, ..EnvConfig::default() };
     let car = config.car.clone();
     let scene = Arc::new(TrackScene::new(t));
     let mut env = Env::new(Arc::new(config), scene.clone(), paddock_sim::builtin_reward("progress")?, 0)?;

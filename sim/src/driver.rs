@@ -6,8 +6,8 @@ use glam::DVec2;
 use crate::action::Action;
 use crate::Env;
 
-/// Pure pursuit: steer the rear axle onto the arc through a point `lookahead` metres ahead on
-/// the centre line.
+/// Pure pursuit: steer the rear axle onto the arc through a point `lookahead` metres ahead in
+/// a lane parallel to the centre line.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PurePursuit {
     /// Target speed, m/s.
@@ -15,11 +15,13 @@ pub struct PurePursuit {
     /// Lookahead distance at standstill, metres, growing by `lookahead_per_mps` each m/s.
     pub lookahead_m: f64,
     pub lookahead_per_mps: f64,
+    /// Lane to follow: metres left of the centre line.
+    pub lane_m: f64,
 }
 
 impl Default for PurePursuit {
     fn default() -> Self {
-        PurePursuit { speed: 1.5, lookahead_m: 0.4, lookahead_per_mps: 0.15 }
+        PurePursuit { speed: 1.5, lookahead_m: 0.4, lookahead_per_mps: 0.15, lane_m: 0.0 }
     }
 }
 
@@ -34,7 +36,8 @@ impl PurePursuit {
         let here = DVec2::new(p.x as f64, p.y as f64);
         let s = env.projection().s;
         let lookahead = self.lookahead_m + self.lookahead_per_mps * p.speed.max(0.0) as f64;
-        let (target, _) = track.pose_at(s + lookahead);
+        let (centre, heading) = track.pose_at(s + lookahead);
+        let target = centre + DVec2::new(-heading.sin(), heading.cos()) * self.lane_m;
         let yaw = pose.yaw() as f64;
         let rear = here - DVec2::new(yaw.cos(), yaw.sin()) * (car.wheelbase_m as f64 / 2.0);
         let to_target = target - rear;

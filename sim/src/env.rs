@@ -117,6 +117,11 @@ pub struct EnvConfig {
     /// Boxes on the track for object avoidance, placed evenly around the lap in random lanes
     /// (DeepRacer's object avoidance).
     pub obstacles: usize,
+    /// Other cars driving the lap at a steady speed, each in a random lane (DeepRacer's
+    /// head-to-bot racing). Hitting one is a crash.
+    pub bot_cars: usize,
+    /// Speed of the bot cars, m/s.
+    pub bot_car_speed_mps: f32,
     /// Steps without new progress before the episode ends as immobilized.
     pub immobilized_steps: u32,
     /// How far (metres) the car may fall back behind its best progress before it counts as
@@ -135,6 +140,8 @@ impl Default for EnvConfig {
             round_robin_advance: 0.05,
             start_jitter_m: 0.0,
             obstacles: 0,
+            bot_cars: 0,
+            bot_car_speed_mps: 0.5,
             immobilized_steps: 45,
             reversed_m: 0.5,
             car: CarSpec::deepracer(),
@@ -162,6 +169,13 @@ impl EnvConfig {
         }
         if self.obstacles > 32 {
             return bad(format!("{} obstacles is too many (at most 32)", self.obstacles));
+        }
+        if self.bot_cars > 8 {
+            return bad(format!("{} bot cars is too many (at most 8)", self.bot_cars));
+        }
+        let (lo, hi) = (self.car.min_speed_mps, self.car.max_speed_mps);
+        if !(lo..=hi).contains(&self.bot_car_speed_mps) {
+            return bad(format!("bot_car_speed_mps {} is outside the car's {lo}..{hi} m/s", self.bot_car_speed_mps));
         }
         Ok(())
     }
@@ -219,7 +233,9 @@ pub struct Env {
     reward_fn: Box<dyn RewardFunction>,
     physics: CarPhysics,
     rng: Pcg64Mcg,
+    /// Boxes first, then the bot cars (whose entries move every step).
     obstacles: Vec<Obstacle>,
+    bots: Vec<Bot>,
     /// Offset of this env's first start, fraction of the lap (spreads a VecEnv around the lap).
     start_offset: f64,
     episodes: u64,
@@ -270,6 +286,7 @@ impl Env {
             physics,
             rng: Pcg64Mcg::seed_from_u64(seed),
             obstacles: Vec::new(),
+            bots: Vec::new(),
             start_offset: 0.0,
             episodes: 0,
             steps: 0,
@@ -323,13 +340,16 @@ impl Env {
         let normal = DVec2::new(-heading.sin(), heading.cos());
         let p = centre + normal * lateral;
         self.place_obstacles(start_s);
-        self.physics = CarPhysics::new(
+        let boxes = self.obstacles.len();
+        self.place_bots(start_s);
+        self.physics = CarPhysics::with_movers(
             &self.config.car,
             self.config.physics_hz,
             p.x as f32,
             p.y as f32,
             (heading + heading_offset) as f32,
-            &self.obstacles,
+            &self.obstacles[..boxes],
+            &self.obstacles[boxes..],
         );
         let proj = track.project(p, None);
         self.episodes += 1;
@@ -373,13 +393,46 @@ impl Env {
         }
     }
 
+    /// Bot cars evenly spaced around the lap, starting a third of the spacing ahead of the car,
+    /// each in a random lane; appended to `obstacles`.
+    fn place_bots(&mut self, start_s: f64) {
+        self.bots.clear();
+        let n = self.config.bot_cars;
+        if n == 0 {
+            return;
+        }
+        let scene = self.scene.clone();
+        let track = scene.track();
+        let gap = track.length() / n as f64;
+        for i in 0..n {
+            let s = start_s + gap * (i as f64 + 1.0 / 3.0);
+            let half_width = track.width_at(s) / 2.0;
+            let lateral = if self.rng.random_bool(0.5) { 0.5 } else { -0.5 } * half_width;
+            let bot = Bot { s, lateral };
+            self.obstacles.push(bot.body(track, &self.config.car));
+            self.bots.push(bot);
+        }
+    }
+
     /// Applies one action for one control step (1/15 s) and judges the result.
     pub fn step(&mut self, action: Action) -> Result<StepResult, SimError> {
         if self.status.is_done() {
             return Err(SimError::EpisodeOver(self.status.as_str()));
         }
         let a = self.config.action_space.resolve(action)?;
-        self.physics.advance(a.steering_angle.to_radians(), a.speed, 1.0 / CONTROL_HZ);
+        let substeps = (self.config.physics_hz as f32 / CONTROL_HZ).round().max(1.0) as usize;
+        let boxes = self.obstacles.len() - self.bots.len();
+        let scene = self.scene.clone();
+        for _ in 0..substeps {
+            let ds = self.config.bot_car_speed_mps as f64 * self.physics.dt() as f64;
+            for (i, bot) in self.bots.iter_mut().enumerate() {
+                bot.s += ds;
+                let o = bot.body(scene.track(), &self.config.car);
+                self.physics.move_mover(i, o.centre.x, o.centre.y, o.yaw);
+                self.obstacles[boxes + i] = o;
+            }
+            self.physics.step(a.steering_angle.to_radians(), a.speed);
+        }
         self.steps += 1;
         self.update_progress();
         self.update_params();
@@ -458,11 +511,24 @@ impl Env {
             p.objects_location.push((o.centre.x, o.centre.y));
             p.objects_speed.push(0.0);
         }
+        let boxes = self.obstacles.len() - self.bots.len();
+        for speed in &mut p.objects_speed[boxes..] {
+            *speed = self.config.bot_car_speed_mps;
+        }
     }
 
     fn update_closest_objects(&mut self, car_s: f64) {
-        let length = self.scene.track().length();
+        let track = self.scene.track();
+        let length = track.length();
         let p = &mut self.params;
+        let boxes = self.obstacles.len() - self.bots.len();
+        for (i, bot) in self.bots.iter().enumerate() {
+            let o = &self.obstacles[boxes + i];
+            p.objects_distance[boxes + i] = bot.s.rem_euclid(length) as f32;
+            p.objects_heading[boxes + i] = o.yaw.to_degrees();
+            p.objects_left_of_center[boxes + i] = bot.lateral > 0.0;
+            p.objects_location[boxes + i] = (o.centre.x, o.centre.y);
+        }
         let (mut behind, mut ahead) = ((f64::MAX, 0), (f64::MAX, 0));
         for (i, &s) in p.objects_distance.iter().enumerate() {
             let gap_ahead = (s as f64 - car_s).rem_euclid(length);
@@ -591,3 +657,25 @@ impl Env {
 #[cfg(test)]
 #[path = "env_tests.rs"]
 mod tests;
+
+/// A bot car: where it is along the lap and across the track.
+#[derive(Debug, Clone, Copy)]
+struct Bot {
+    /// Metres along the centre line (grows past the lap length; wrapped when used).
+    s: f64,
+    /// Metres left of the centre line.
+    lateral: f64,
+}
+
+impl Bot {
+    fn body(&self, track: &paddock_tracks::Track, car: &CarSpec) -> Obstacle {
+        let (c, heading) = track.pose_at(self.s);
+        let p = c + DVec2::new(-heading.sin(), heading.cos()) * self.lateral;
+        Obstacle {
+            centre: Vec2::new(p.x as f32, p.y as f32),
+            yaw: heading as f32,
+            half_extents: Vec3::new(car.length_m / 2.0, car.width_m / 2.0, 0.06),
+            shade: 60,
+        }
+    }
+}

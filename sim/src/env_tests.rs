@@ -322,3 +322,49 @@ fn a_reversed_track_is_driven_clockwise_and_says_so() {
     assert_eq!(status, EpisodeStatus::LapComplete);
     assert!(env.params().is_reversed);
 }
+
+/// Head-to-bot: a bot car drives the lap in one lane. Following that lane faster runs into it;
+/// the other lane overtakes it.
+#[test]
+fn bot_cars_move_along_their_lane_and_block_it() {
+    let config = EnvConfig { bot_cars: 1, bot_car_speed_mps: 0.4, ..continuous(ObservationKind::Camera) };
+    let mut first = env("oval", config.clone());
+    first.reset(5, start(0.0));
+    let bot_lane = {
+        let p = first.params();
+        assert_eq!(p.objects_speed, vec![0.4]);
+        let side = if p.objects_left_of_center[0] { 1.0 } else { -1.0 };
+        side * p.track_width as f64 / 4.0
+    };
+    let start_distance = first.params().objects_distance[0];
+    for _ in 0..15 {
+        first.step(Action::Continuous { steering_angle: 0.0, speed: 0.1 }).expect("step");
+    }
+    let moved = first.params().objects_distance[0] - start_distance;
+    assert!((moved - 0.4).abs() < 0.02, "the bot drove {moved} m in 1 s at 0.4 m/s");
+
+    let run = |lane: f64| {
+        let mut env = env("oval", config.clone());
+        env.reset(5, Start::At { progress: 0.0, lateral_m: lane, heading_offset_rad: 0.0 });
+        let driver = PurePursuit { speed: 1.5, lane_m: lane, ..PurePursuit::default() };
+        let mut frame = vec![0u8; 160 * 120];
+        let mut bot_seen = false;
+        let mut status = EpisodeStatus::InProgress;
+        for _ in 0..300 {
+            status = env.step(driver.act(&env)).expect("step").status;
+            env.observe(ObsMut::U8(&mut frame)).expect("frame");
+            // The bot is dark (shade 60) and stands above the horizon line of the track.
+            bot_seen |= frame[40 * 160..60 * 160].iter().filter(|&&v| v == 60).count() > 20;
+            if status.is_done() {
+                break;
+            }
+        }
+        (status, bot_seen, env.params().progress)
+    };
+    let (status, seen, _) = run(bot_lane);
+    assert_eq!(status, EpisodeStatus::Crashed, "caught the bot in its lane");
+    assert!(seen, "the camera saw the bot before hitting it");
+    let (status, _, progress) = run(-bot_lane);
+    assert!(status != EpisodeStatus::Crashed, "overtook in the other lane, ended {status:?} at {progress} %");
+    assert!(progress > 60.0, "got past the bot: {progress} %");
+}

@@ -37,6 +37,8 @@ pub struct CarPhysics {
     chassis: RigidBodyHandle,
     chassis_collider: ColliderHandle,
     obstacle_colliders: Vec<ColliderHandle>,
+    /// Kinematic bodies of the moving obstacles (bot cars), in the order they were given.
+    movers: Vec<RigidBodyHandle>,
     dt: f32,
     /// Current steering angle of the bicycle-model front wheel, radians (positive left).
     steering_rad: f32,
@@ -46,6 +48,20 @@ pub struct CarPhysics {
 impl CarPhysics {
     /// A car at rest at (x, y) metres heading `yaw` radians, with obstacles as fixed boxes.
     pub fn new(spec: &CarSpec, physics_hz: u32, x: f32, y: f32, yaw: f32, obstacles: &[Obstacle]) -> CarPhysics {
+        CarPhysics::with_movers(spec, physics_hz, x, y, yaw, obstacles, &[])
+    }
+
+    /// Like [`CarPhysics::new`], plus boxes that move (other cars): kinematic bodies placed
+    /// each step by [`CarPhysics::move_mover`].
+    pub fn with_movers(
+        spec: &CarSpec,
+        physics_hz: u32,
+        x: f32,
+        y: f32,
+        yaw: f32,
+        obstacles: &[Obstacle],
+        movers: &[Obstacle],
+    ) -> CarPhysics {
         let mut world = PhysicsWorld::new();
         world.gravity = Vec3::new(0.0, 0.0, -9.81);
         let dt = 1.0 / physics_hz.max(15) as f32;
@@ -84,6 +100,20 @@ impl CarPhysics {
                 .friction(0.5);
             obstacle_colliders.push(world.insert_collider(collider, None));
         }
+        let mut mover_bodies = Vec::with_capacity(movers.len());
+        for o in movers {
+            let body = RigidBodyBuilder::kinematic_position_based().pose(Pose::from_parts(
+                Vec3::new(o.centre.x, o.centre.y, o.half_extents.z),
+                Quat::from_rotation_z(o.yaw),
+            ));
+            let handle = world.insert_body(body);
+            let collider = world.insert_collider(
+                ColliderBuilder::cuboid(o.half_extents.x, o.half_extents.y, o.half_extents.z).friction(0.5),
+                Some(handle),
+            );
+            obstacle_colliders.push(collider);
+            mover_bodies.push(handle);
+        }
 
         let mut vehicle = DynamicRayCastVehicleController::new(chassis);
         vehicle.index_up_axis = 2;
@@ -121,6 +151,7 @@ impl CarPhysics {
             chassis,
             chassis_collider,
             obstacle_colliders,
+            movers: mover_bodies,
             dt,
             steering_rad: 0.0,
             crashed: false,
@@ -137,6 +168,15 @@ impl CarPhysics {
         let body = &mut self.world.bodies[self.chassis];
         let forward = *body.rotation() * Vec3::X;
         body.set_linvel(forward * speed, true);
+    }
+
+    /// Where moving obstacle `i` will be at the end of the next physics step: (x, y) metres on
+    /// the track plane, heading radians.
+    pub fn move_mover(&mut self, i: usize, x: f32, y: f32, yaw: f32) {
+        let Some(&handle) = self.movers.get(i) else { return };
+        let body = &mut self.world.bodies[handle];
+        let z = body.translation().z;
+        body.set_next_kinematic_position(Pose::from_parts(Vec3::new(x, y, z), Quat::from_rotation_z(yaw)));
     }
 
     /// Advances `duration` seconds in physics steps, steering towards `steering_rad` (bicycle
