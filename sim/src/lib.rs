@@ -10,7 +10,10 @@
 //! - [`env`]: [`Env`] (one car, one episode at a time) and [`vec_env`]: [`VecEnv`] (many,
 //!   stepped in parallel into preallocated buffers).
 
-pub mod action;
+/// The action spaces live with the car's spec; re-exported here for the simulator's users.
+pub mod action {
+    pub use paddock_vehicle::action::*;
+}
 pub mod driver;
 pub mod env;
 pub mod objects;
@@ -53,8 +56,8 @@ pub fn lap_limits(car: &CarSpec) -> LapLimits {
 pub enum SimError {
     #[error(transparent)]
     Track(#[from] TrackError),
-    #[error("invalid action space: {0}")]
-    ActionSpace(String),
+    #[error(transparent)]
+    ActionSpace(#[from] paddock_vehicle::action::ActionError),
     #[error("invalid action: {0}")]
     Action(String),
     #[error("unknown reward function '{name}' (built-in: {known})")]

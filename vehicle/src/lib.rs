@@ -8,6 +8,8 @@
 //!
 //! Axes: x forward, y left, z up; the car origin is on the ground midway between the axles.
 
+pub mod action;
+
 use serde::{Deserialize, Serialize};
 
 /// Everything the simulator and the lap-time yardstick need to know about the car. SI units.

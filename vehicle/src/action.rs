@@ -5,7 +5,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::SimError;
+/// A malformed action space, or an action it does not contain.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ActionError {
+    #[error("invalid action space: {0}")]
+    Space(String),
+    #[error("invalid action: {0}")]
+    Action(String),
+}
 
 /// One entry of a discrete action space.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -69,7 +76,7 @@ impl ActionSpace {
 
     /// A continuous space over everything the car can do: full steering lock both ways and its
     /// whole speed range.
-    pub fn full_continuous(car: &paddock_vehicle::CarSpec) -> ActionSpace {
+    pub fn full_continuous(car: &crate::CarSpec) -> ActionSpace {
         let lock = car.max_steering_rad.to_degrees();
         ActionSpace::Continuous {
             steering_angle: Range { low: -lock, high: lock },
@@ -79,9 +86,9 @@ impl ActionSpace {
 
     /// Checks the space against the car's limits (steering within +-`max_steering_deg`, speeds
     /// within `min_speed..=max_speed`).
-    pub fn validate(&self, max_steering_deg: f32, min_speed: f32, max_speed: f32) -> Result<(), SimError> {
-        let bad = |message: String| Err(SimError::ActionSpace(message));
-        let check = |what: &str, v: f32, lo: f32, hi: f32| -> Result<(), SimError> {
+    pub fn validate(&self, max_steering_deg: f32, min_speed: f32, max_speed: f32) -> Result<(), ActionError> {
+        let bad = |message: String| Err(ActionError::Space(message));
+        let check = |what: &str, v: f32, lo: f32, hi: f32| -> Result<(), ActionError> {
             if !v.is_finite() || v < lo - 1e-4 || v > hi + 1e-4 {
                 return bad(format!("{what} {v} is outside the car's range {lo}..{hi}"));
             }
@@ -131,29 +138,29 @@ impl ActionSpace {
 
     /// The steering (degrees) and speed (m/s) an action asks for; an action outside the space
     /// is an error, never clipped silently.
-    pub fn resolve(&self, action: Action) -> Result<DiscreteAction, SimError> {
+    pub fn resolve(&self, action: Action) -> Result<DiscreteAction, ActionError> {
         match (self, action) {
             (ActionSpace::Discrete(list), Action::Discrete(i)) => list.get(i).copied().ok_or_else(|| {
-                SimError::Action(format!("discrete action {i} does not exist (the space has {} actions)", list.len()))
+                ActionError::Action(format!("discrete action {i} does not exist (the space has {} actions)", list.len()))
             }),
             (ActionSpace::Continuous { steering_angle: s, speed: v }, Action::Continuous { steering_angle, speed }) => {
                 let inside = |x: f32, r: &Range| x.is_finite() && x >= r.low - 1e-4 && x <= r.high + 1e-4;
                 if !inside(steering_angle, s) {
-                    return Err(SimError::Action(format!(
+                    return Err(ActionError::Action(format!(
                         "steering_angle {steering_angle} is outside {}..{} degrees",
                         s.low, s.high
                     )));
                 }
                 if !inside(speed, v) {
-                    return Err(SimError::Action(format!("speed {speed} is outside {}..{} m/s", v.low, v.high)));
+                    return Err(ActionError::Action(format!("speed {speed} is outside {}..{} m/s", v.low, v.high)));
                 }
                 Ok(DiscreteAction { steering_angle, speed })
             }
             (ActionSpace::Discrete(_), a) => {
-                Err(SimError::Action(format!("{a:?} given to a discrete action space (use Action::Discrete)")))
+                Err(ActionError::Action(format!("{a:?} given to a discrete action space (use Action::Discrete)")))
             }
             (ActionSpace::Continuous { .. }, a) => {
-                Err(SimError::Action(format!("{a:?} given to a continuous action space (use Action::Continuous)")))
+                Err(ActionError::Action(format!("{a:?} given to a continuous action space (use Action::Continuous)")))
             }
         }
     }
