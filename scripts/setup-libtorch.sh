@@ -13,3 +13,7 @@ if ! "$venv/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split(
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "torch==$torch_version"
 fi
+
+# A fixed path for .cargo/config.toml's LIBTORCH, whatever the Python version.
+torch_dir="$("$venv/bin/python" -c 'import os, torch; print(os.path.dirname(torch.__file__))')"
+ln -sfn "$torch_dir" "$venv/libtorch"

@@ -2,6 +2,7 @@
 //! call the library, print.
 
 mod bench;
+mod learn;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,6 +29,10 @@ enum Command {
     /// The simulator.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Train a policy (PPO or SAC) as a config says.
+    Train(learn::TrainArgs),
+    /// Drive evaluation laps with a trained model, as DeepRacer's evaluation does.
+    Eval(learn::EvalArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -139,6 +144,8 @@ fn main() -> Result<()> {
         Command::Sim(SimCommand::Drive { track, speed, png, json, reverse }) => {
             drive(load_directed(&track, reverse)?, speed, png.as_deref(), json)
         }
+        Command::Train(args) => learn::train_cmd(&args),
+        Command::Eval(args) => learn::eval_cmd(&args),
         Command::Bench(BenchCommand::Sim(args)) => bench::sim(&args),
     }
 }

@@ -172,20 +172,43 @@ pub type Tensors = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
 pub fn to_bytes(meta: &ModelMetadata, tensors: &Tensors) -> Result<Vec<u8>, PolicyError> {
     meta.validate()?;
     check_tensors(meta, tensors.iter().map(|(n, (s, v))| (n.as_str(), s.as_slice(), v.len())))?;
+    let json = serde_json::to_string(meta).map_err(|e| PolicyError::Metadata(e.to_string()))?;
+    serialize(tensors, Some(HashMap::from([(METADATA_KEY.to_string(), json)])))
+}
+
+/// Plain named tensors as safetensors bytes (no model metadata): for trainer checkpoints.
+pub fn tensors_to_bytes(tensors: &Tensors) -> Result<Vec<u8>, PolicyError> {
+    serialize(tensors, None)
+}
+
+/// Plain named f32 tensors from safetensors bytes.
+pub fn tensors_from_bytes(bytes: &[u8], origin: &str) -> Result<Tensors, PolicyError> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| PolicyError::Corrupt { path: origin.into(), message: e.to_string() })?;
+    let mut tensors = Tensors::new();
+    for (name, view) in st.tensors() {
+        if view.dtype() != Dtype::F32 {
+            return Err(PolicyError::Weights(format!("tensor {name} is {:?}, expected F32", view.dtype())));
+        }
+        let values: Vec<f32> = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(PolicyError::Weights(format!("tensor {name} holds a non-finite value at index {i}")));
+        }
+        tensors.insert(name, (view.shape().to_vec(), values));
+    }
+    Ok(tensors)
+}
+
+fn serialize(tensors: &Tensors, info: Option<HashMap<String, String>>) -> Result<Vec<u8>, PolicyError> {
     let bytes: Vec<(&String, Vec<u8>, &Vec<usize>)> = tensors
         .iter()
         .map(|(name, (shape, values))| (name, values.iter().flat_map(|v| v.to_le_bytes()).collect(), shape))
         .collect();
     let views = bytes
         .iter()
-        .map(|(name, data, shape)| {
-            TensorView::new(Dtype::F32, shape.to_vec(), data).map(|v| (name.as_str(), v))
-        })
+        .map(|(name, data, shape)| TensorView::new(Dtype::F32, shape.to_vec(), data).map(|v| (name.as_str(), v)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| PolicyError::Weights(e.to_string()))?;
-    let json = serde_json::to_string(meta).map_err(|e| PolicyError::Metadata(e.to_string()))?;
-    let info = HashMap::from([(METADATA_KEY.to_string(), json)]);
-    safetensors::serialize(views, Some(info)).map_err(|e| PolicyError::Weights(e.to_string()))
+    safetensors::serialize(views, info).map_err(|e| PolicyError::Weights(e.to_string()))
 }
 
 /// Writes a model atomically: a temporary file beside `path`, then a rename.
@@ -218,18 +241,7 @@ pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<(ModelMetadata, Tensors)
     }
     let meta: ModelMetadata = serde_json::from_value(probe).map_err(|e| PolicyError::Metadata(format!("{origin}: {e}")))?;
     meta.validate()?;
-    let st = SafeTensors::deserialize(bytes).map_err(corrupt)?;
-    let mut tensors = Tensors::new();
-    for (name, view) in st.tensors() {
-        if view.dtype() != Dtype::F32 {
-            return Err(PolicyError::Weights(format!("tensor {name} is {:?}, expected F32", view.dtype())));
-        }
-        let values: Vec<f32> = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-            return Err(PolicyError::Weights(format!("tensor {name} holds a non-finite value at index {i}")));
-        }
-        tensors.insert(name, (view.shape().to_vec(), values));
-    }
+    let tensors = tensors_from_bytes(bytes, origin)?;
     check_tensors(&meta, tensors.iter().map(|(n, (s, v))| (n.as_str(), s.as_slice(), v.len())))?;
     Ok((meta, tensors))
 }

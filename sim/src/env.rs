@@ -199,7 +199,7 @@ pub struct StepResult {
 }
 
 /// Totals of a finished (or running) episode.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EpisodeSummary {
     pub steps: u32,
     /// Percent of the lap completed, 0-100.

@@ -34,7 +34,7 @@ pub use params::RewardParams;
 pub use pose::CarPose;
 pub use reward::{builtin_reward, RewardFunction};
 pub use scene::TrackScene;
-pub use vec_env::{ObsBuffer, VecEnv};
+pub use vec_env::{EnvStep, ObsBuffer, StepTrace, VecEnv};
 
 use paddock_tracks::{LapLimits, TrackError};
 use paddock_vehicle::CarSpec;

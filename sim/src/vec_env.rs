@@ -26,6 +26,46 @@ pub struct EnvStep {
     pub status: EpisodeStatus,
     /// Totals of the episode that ended, when `done`.
     pub finished: Option<EpisodeSummary>,
+    /// Where the car was after this step (before any reset): one row of a simtrace.
+    pub trace: StepTrace,
+}
+
+/// The car's state after a step, as DeepRacer's simtrace logs it.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct StepTrace {
+    /// Position, metres.
+    pub x: f32,
+    pub y: f32,
+    /// Heading, degrees.
+    pub heading_deg: f32,
+    /// Steering angle, degrees (positive left).
+    pub steering_deg: f32,
+    /// Speed, m/s.
+    pub speed: f32,
+    /// Percent of the lap done this episode.
+    pub progress: f32,
+    pub all_wheels_on_track: bool,
+    /// Index of the next waypoint (the track file's rows).
+    pub closest_waypoint: usize,
+    /// Simulated seconds since the episode began.
+    pub time_s: f32,
+}
+
+impl StepTrace {
+    fn of(env: &Env) -> StepTrace {
+        let p = env.params();
+        StepTrace {
+            x: p.x,
+            y: p.y,
+            heading_deg: p.heading,
+            steering_deg: p.steering_angle,
+            speed: p.speed,
+            progress: p.progress,
+            all_wheels_on_track: p.all_wheels_on_track,
+            closest_waypoint: p.closest_waypoints[1],
+            time_s: p.steps as f32 / crate::env::CONTROL_HZ,
+        }
+    }
 }
 
 /// A batch of envs on one track. Env `i` is seeded from `seed` and `i`, so results do not
@@ -66,7 +106,7 @@ impl VecEnv {
         } else {
             ObsBuffer::F32(vec![0.0; n * obs_len])
         };
-        let steps = vec![EnvStep { reward: 0.0, done: false, status: EpisodeStatus::InProgress, finished: None }; n];
+        let steps = vec![EnvStep { reward: 0.0, done: false, status: EpisodeStatus::InProgress, finished: None, trace: StepTrace::default() }; n];
         let mut v = VecEnv { envs, obs, obs_len, steps, seeds };
         v.reset()?;
         Ok(v)
@@ -148,11 +188,12 @@ fn step_one(env: &mut Env, seed: &mut u64, action: Action) -> Result<EnvStep, Si
     let r = env.step(action)?;
     let done = r.status.is_done();
     let finished = done.then(|| env.summary());
+    let trace = StepTrace::of(env);
     if done {
         *seed = split_seed(*seed, 1);
         env.reset(*seed, Start::Next);
     }
-    Ok(EnvStep { reward: r.reward, done, status: r.status, finished })
+    Ok(EnvStep { reward: r.reward, done, status: r.status, finished, trace })
 }
 
 /// A well-mixed seed for stream `i` of `seed` (SplitMix64's finaliser).

@@ -1,0 +1,45 @@
+//! Rollout workers: each runs a batch of environments with a published policy version and
+//! returns what happened, for the trainer to learn from.
+//!
+//! [`Workers`] is the one interface the trainer sees. Everything that crosses it
+//! ([`WorkerSpec`], the model bytes, [`RolloutRequest`], [`Rollout`]) is plain serialisable data,
+//! so a worker can live in a thread ([`LocalWorkers`]), a sandboxed process, a microVM or
+//! another host without the trainer noticing.
+
+pub mod local;
+pub mod rollout;
+
+use std::sync::Arc;
+
+pub use local::LocalWorkers;
+pub use rollout::{EpisodeRecord, Mode, ObsData, Rollout, RolloutRequest, RolloutWorker, TraceRow, WorkerSpec};
+
+/// A set of workers that run episodes with policy version V and return rollouts.
+pub trait Workers: Send {
+    /// Makes `version` current: the model in the `policy` crate's file format, sent once.
+    fn publish(&mut self, version: u64, model: Arc<Vec<u8>>) -> Result<(), WorkerError>;
+    /// Runs episodes with the current version; one rollout per worker, in worker order.
+    fn collect(&mut self, request: &RolloutRequest) -> Result<Vec<Rollout>, WorkerError>;
+    /// Number of workers.
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What can go wrong in a worker; each names the worker.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("worker {worker}: cannot set up its environments: {message}")]
+    Setup { worker: usize, message: String },
+    #[error("worker {worker}: model version {version} refused: {message}")]
+    Model { worker: usize, version: u64, message: String },
+    #[error("worker {worker}: asked for rollouts before any policy was published")]
+    NoPolicy { worker: usize },
+    #[error("worker {worker}: asked for policy version {asked}, holds {held}")]
+    StaleVersion { worker: usize, asked: u64, held: u64 },
+    #[error("worker {worker}: {message}")]
+    Run { worker: usize, message: String },
+    #[error("worker {worker} stopped unexpectedly")]
+    Died { worker: usize },
+}

@@ -1,0 +1,147 @@
+//! `paddock train` and `paddock eval`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use paddock_policy::Policy;
+use paddock_trainer::eval::{evaluate, write_camera_gif, write_top_down_png, EvalOptions, EvalReport};
+use paddock_trainer::run::resolve_model_path;
+use paddock_trainer::{train, RunConfig, TrainOptions};
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// The run's TOML config (see examples/); not needed with --resume.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The run folder (default: runs/<config name>-<unix time>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue the run in this folder from its latest checkpoint.
+    #[arg(long, conflicts_with_all = ["config", "out"])]
+    resume: Option<PathBuf>,
+    /// Start from this model's weights (a model file or run folder), as DeepRacer's clone.
+    #[arg(long)]
+    from: Option<PathBuf>,
+    /// No progress display.
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn train_cmd(args: &TrainArgs) -> Result<()> {
+    let (config, out, resume) = match (&args.resume, &args.config) {
+        (Some(dir), _) => (RunConfig::default(), dir.clone(), true),
+        (None, Some(path)) => {
+            let config = RunConfig::from_toml_file(path)?;
+            let out = match &args.out {
+                Some(o) => o.clone(),
+                None => {
+                    let stem = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "run".into());
+                    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+                    PathBuf::from("runs").join(format!("{stem}-{now}"))
+                }
+            };
+            (config, out, false)
+        }
+        (None, None) => bail!("give --config FILE to start a run, or --resume DIR to continue one"),
+    };
+    let options = TrainOptions { out: out.clone(), resume, from: args.from.clone(), progress: !args.quiet };
+    eprintln!("{} run in {}", if resume { "Resuming the" } else { "Training; the" }, out.display());
+    let summary = train(config, &options)?;
+    println!(
+        "trained {} iterations, {} env steps, {} episodes in {:.0} s ({}); last iteration's completion {:.0}%, best training lap {}",
+        summary.iterations,
+        summary.env_steps,
+        summary.episodes,
+        summary.wall_time_s,
+        summary.stopped_because,
+        summary.completion_rate * 100.0,
+        summary.best_lap_s.map_or("-".into(), |b| format!("{b:.2} s")),
+    );
+    println!("model: {}", summary.model.display());
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// A model file, or a run folder (its model and, by default, its track).
+    model: PathBuf,
+    /// Track to drive (default: the run's own track when MODEL is a run folder).
+    #[arg(long)]
+    track: Option<String>,
+    /// Drive the track clockwise.
+    #[arg(long)]
+    reverse: bool,
+    #[arg(long, default_value_t = 3)]
+    laps: usize,
+    /// Seconds added per reset after leaving the track.
+    #[arg(long, default_value_t = 2.0)]
+    off_track_penalty: f64,
+    /// Resets after which a lap is abandoned.
+    #[arg(long, default_value_t = 10)]
+    max_resets: usize,
+    /// Top-down picture of the driven laps over the racing line.
+    #[arg(long)]
+    png: Option<PathBuf>,
+    /// Animated GIF of the car's camera (every second frame).
+    #[arg(long)]
+    gif: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn eval_cmd(args: &EvalArgs) -> Result<()> {
+    let model_path = resolve_model_path(&args.model);
+    let policy = Policy::load(&model_path)?;
+    let (track_name, reverse) = match (&args.track, args.model.is_dir()) {
+        (Some(t), _) => (t.clone(), args.reverse),
+        (None, true) => {
+            let config = RunConfig::from_toml_file(&args.model.join("config.toml"))?;
+            (config.track, config.reverse || args.reverse)
+        }
+        (None, false) => bail!("give --track: {} is a model file, not a run folder", args.model.display()),
+    };
+    let track = crate::load_directed(&track_name, reverse)?;
+    let every = if args.gif.is_some() { 2 } else { 0 };
+    let options = EvalOptions {
+        laps: args.laps,
+        off_track_penalty_s: args.off_track_penalty,
+        max_resets_per_lap: args.max_resets,
+        camera_every: every,
+        ..Default::default()
+    };
+    let report = evaluate(&policy, track.clone(), &track_name, &options).with_context(|| format!("evaluating {}", model_path.display()))?;
+    if let Some(png) = &args.png {
+        write_top_down_png(&report, &track, png)?;
+    }
+    if let Some(gif) = &args.gif {
+        write_camera_gif(&report, every, gif)?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&model_path, &report);
+    }
+    Ok(())
+}
+
+fn print_report(model: &Path, r: &EvalReport) {
+    println!("Evaluation of {} on {}", model.display(), r.track);
+    for lap in &r.laps {
+        if lap.completed {
+            println!("  lap {}: {:.2} s ({} off-track)", lap.lap, lap.time_s, lap.off_tracks);
+        } else {
+            println!("  lap {}: not completed, {:.0}% of the lap ({} off-track)", lap.lap, lap.progress, lap.off_tracks);
+        }
+    }
+    match (r.best_lap_s, r.best_lap_ratio) {
+        (Some(best), Some(ratio)) => println!(
+            "best lap {best:.2} s = {ratio:.2} x the minimum lap time ({:.2} s); {} of {} laps completed",
+            r.min_lap_time_s,
+            r.completed_laps,
+            r.laps.len()
+        ),
+        _ => println!("no lap completed (minimum lap time {:.2} s)", r.min_lap_time_s),
+    }
+}

@@ -1,0 +1,205 @@
+//! Clipped PPO (Schulman et al. 2017) as DeepRacer trains it, read top to bottom:
+//! values and GAE advantages for the workers' rollouts, then `num_epochs` passes of shuffled
+//! minibatches with the clipped surrogate, a Huber or squared value loss, an entropy bonus,
+//! per-minibatch advantage normalisation and gradient-norm clipping.
+
+use paddock_policy::model::{ModelMetadata, Tensors};
+use paddock_sandbox::{ObsData, Rollout};
+use serde::Serialize;
+use tch::{nn, nn::OptimizerConfig, Device, Kind, Reduction, Tensor};
+
+use crate::config::{Hyperparameters, LossType};
+use crate::nets::{self, preprocess, ActorCritic};
+use crate::TrainError;
+
+/// Rows per forward pass when evaluating a whole rollout without gradients.
+const CHUNK: i64 = 1024;
+
+pub struct Ppo {
+    vs: nn::VarStore,
+    net: ActorCritic,
+    opt: nn::Optimizer,
+    meta: ModelMetadata,
+    h: Hyperparameters,
+}
+
+/// What one update did, for `metrics.jsonl`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PpoStats {
+    pub samples: usize,
+    pub policy_loss: f64,
+    pub value_loss: f64,
+    pub entropy: f64,
+    pub approx_kl: f64,
+    pub clip_fraction: f64,
+    /// Largest difference between the workers' log-probabilities (policy crate) and tch's,
+    /// before the update: the two implementations must agree.
+    pub logp_mismatch: f64,
+    pub explained_variance: f64,
+}
+
+/// A rollout batch as tensors on the training device.
+pub(crate) fn obs_tensor(obs: &ObsData, shape: &[usize], device: Device) -> Tensor {
+    let mut size: Vec<i64> = vec![-1];
+    size.extend(shape.iter().map(|&d| d as i64));
+    match obs {
+        ObsData::U8(v) => Tensor::from_slice(v).view(size.as_slice()).to_device(device),
+        ObsData::F32(v) => Tensor::from_slice(v).view(size.as_slice()).to_device(device),
+    }
+}
+
+impl Ppo {
+    pub fn new(meta: ModelMetadata, h: Hyperparameters, device: Device) -> Result<Ppo, TrainError> {
+        let vs = nn::VarStore::new(device);
+        let net = ActorCritic::new(&vs, &meta)?;
+        let opt = nn::Adam { eps: 1e-5, ..Default::default() }.build(&vs, h.lr).map_err(|e| TrainError::Torch(e.to_string()))?;
+        Ok(Ppo { vs, net, opt, meta, h })
+    }
+
+    pub fn metadata(&self) -> &ModelMetadata {
+        &self.meta
+    }
+
+    /// The whole network (policy and value heads) as the policy crate's tensors.
+    pub fn export(&self) -> Tensors {
+        nets::export(&self.vs)
+    }
+
+    /// Loads weights; a model without a value head keeps this one's fresh value head.
+    pub fn import(&mut self, tensors: &Tensors) -> Result<(), TrainError> {
+        let mut all = self.export();
+        for (name, t) in tensors {
+            if !all.contains_key(name) {
+                return Err(TrainError::Model(format!("tensor '{name}' does not belong to this network")));
+            }
+            all.insert(name.clone(), t.clone());
+        }
+        nets::import(&self.vs, &all)
+    }
+
+    fn inputs(&self, obs: &Tensor) -> Tensor {
+        preprocess(obs, self.meta.observation.preprocessing)
+    }
+
+    /// Policy outputs and values for many observations, without gradients, in chunks.
+    fn evaluate(&self, obs: &Tensor) -> (Tensor, Tensor) {
+        tch::no_grad(|| {
+            let n = obs.size()[0];
+            let (mut pis, mut vs) = (Vec::new(), Vec::new());
+            let mut start = 0;
+            while start < n {
+                let len = CHUNK.min(n - start);
+                let (pi, v) = self.net.forward_t(&self.inputs(&obs.narrow(0, start, len)), false);
+                pis.push(pi);
+                vs.push(v);
+                start += len;
+            }
+            (Tensor::cat(&pis, 0), Tensor::cat(&vs, 0))
+        })
+    }
+
+    /// One PPO update on the rollouts of one policy version.
+    pub fn update(&mut self, rollouts: &[Rollout]) -> Result<PpoStats, TrainError> {
+        let device = self.vs.device();
+        let shape = self.meta.observation.shape.clone();
+        let (gamma, lambda) = (self.h.discount_factor as f32, self.h.gae_lambda as f32);
+        let (mut all_obs, mut all_actions, mut all_logp, mut all_adv, mut all_ret, mut all_values) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut mismatch = 0f64;
+        for r in rollouts {
+            if r.steps == 0 {
+                continue;
+            }
+            let obs = obs_tensor(&r.obs, &shape, device);
+            let last = obs_tensor(&r.last_obs, &shape, device);
+            let actions = Tensor::from_slice(r.actions.as_flattened()).view([-1, 2]).to_device(device);
+            let old_logp = Tensor::from_slice(&r.log_probs).to_device(device);
+            let (pi, values) = self.evaluate(&obs);
+            let (_, last_values) = self.evaluate(&last);
+            let (logp, _) = tch::no_grad(|| self.net.log_prob_entropy(&pi, &actions));
+            mismatch = mismatch.max((&logp - &old_logp).abs().max().double_value(&[]));
+            let values: Vec<f32> = Vec::<f32>::try_from(values.to_device(Device::Cpu)).map_err(|e| TrainError::Torch(e.to_string()))?;
+            let last_values: Vec<f32> = Vec::<f32>::try_from(last_values.to_device(Device::Cpu)).map_err(|e| TrainError::Torch(e.to_string()))?;
+            // GAE over each env's column; step t of env e sits at t * envs + e.
+            let (t_len, n) = (r.steps, r.envs);
+            let mut adv = vec![0f32; t_len * n];
+            for e in 0..n {
+                let mut next_adv = 0f32;
+                let mut next_value = last_values[e];
+                for t in (0..t_len).rev() {
+                    let i = t * n + e;
+                    let not_done = if r.dones[i] { 0.0 } else { 1.0 };
+                    let delta = r.rewards[i] + gamma * next_value * not_done - values[i];
+                    next_adv = delta + gamma * lambda * not_done * next_adv;
+                    adv[i] = next_adv;
+                    next_value = values[i];
+                }
+            }
+            let returns: Vec<f32> = adv.iter().zip(&values).map(|(a, v)| a + v).collect();
+            all_obs.push(obs);
+            all_actions.push(actions);
+            all_logp.push(old_logp);
+            all_adv.push(Tensor::from_slice(&adv).to_device(device));
+            all_ret.push(Tensor::from_slice(&returns).to_device(device));
+            all_values.push(Tensor::from_slice(&values).to_device(device));
+        }
+        if all_obs.is_empty() {
+            return Err(TrainError::Workers("the workers returned no steps".into()));
+        }
+        let obs = Tensor::cat(&all_obs, 0);
+        let actions = Tensor::cat(&all_actions, 0);
+        let old_logp = Tensor::cat(&all_logp, 0);
+        let advantages = Tensor::cat(&all_adv, 0);
+        let returns = Tensor::cat(&all_ret, 0);
+        let old_values = Tensor::cat(&all_values, 0);
+        let n = obs.size()[0];
+        let batch = (self.h.batch_size as i64).min(n);
+        let clip = self.h.clip_epsilon;
+        let mut stats = PpoStats { samples: n as usize, logp_mismatch: mismatch, ..Default::default() };
+        let mut minibatches = 0f64;
+        for _epoch in 0..self.h.num_epochs {
+            let order = Tensor::randperm(n, (Kind::Int64, device));
+            let mut start = 0;
+            while start + batch <= n {
+                let idx = order.narrow(0, start, batch);
+                start += batch;
+                let (pi, values) = self.net.forward_t(&self.inputs(&obs.index_select(0, &idx)), true);
+                let (logp, entropy) = self.net.log_prob_entropy(&pi, &actions.index_select(0, &idx));
+                let log_ratio = logp - old_logp.index_select(0, &idx);
+                let ratio = log_ratio.exp();
+                let adv = advantages.index_select(0, &idx);
+                let adv = (&adv - adv.mean(Kind::Float)) / (adv.std(true) + 1e-8);
+                let surrogate = (&ratio * &adv).minimum(&(ratio.clamp(1.0 - clip, 1.0 + clip) * &adv));
+                let policy_loss = -surrogate.mean(Kind::Float);
+                let target = returns.index_select(0, &idx);
+                let value_loss = match self.h.loss_type {
+                    LossType::Huber => values.huber_loss(&target, Reduction::Mean, 1.0),
+                    LossType::MeanSquaredError => (&values - &target).pow_tensor_scalar(2).mean(Kind::Float),
+                };
+                let entropy = entropy.mean(Kind::Float);
+                let loss = &policy_loss + &value_loss * self.h.value_coefficient - &entropy * self.h.beta_entropy;
+                self.opt.zero_grad();
+                loss.backward();
+                self.opt.clip_grad_norm(self.h.max_grad_norm);
+                self.opt.step();
+                tch::no_grad(|| {
+                    stats.policy_loss += policy_loss.double_value(&[]);
+                    stats.value_loss += value_loss.double_value(&[]);
+                    stats.entropy += entropy.double_value(&[]);
+                    stats.approx_kl += ((log_ratio.exp() - 1.0) - &log_ratio).mean(Kind::Float).double_value(&[]);
+                    stats.clip_fraction += (ratio - 1.0).abs().gt(clip).to_kind(Kind::Float).mean(Kind::Float).double_value(&[]);
+                });
+                minibatches += 1.0;
+            }
+        }
+        let m = minibatches.max(1.0);
+        stats.policy_loss /= m;
+        stats.value_loss /= m;
+        stats.entropy /= m;
+        stats.approx_kl /= m;
+        stats.clip_fraction /= m;
+        let var_y = returns.var(true).double_value(&[]);
+        stats.explained_variance = if var_y > 0.0 { 1.0 - (&returns - &old_values).var(true).double_value(&[]) / var_y } else { 0.0 };
+        Ok(stats)
+    }
+}
