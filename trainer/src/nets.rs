@@ -231,3 +231,88 @@ pub fn import(vs: &nn::VarStore, tensors: &Tensors) -> Result<(), TrainError> {
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paddock_policy::model::ObservationSpec;
+    use paddock_policy::{Observations, Policy, Sensor};
+    use paddock_vehicle::action::ActionSpace;
+    use rand::{Rng, SeedableRng};
+
+    fn meta(network: Network, sensor: Sensor, shape: Vec<usize>, head: Head, space: ActionSpace) -> ModelMetadata {
+        let preprocessing = if sensor.is_image() { Preprocessing::IMAGE } else { Preprocessing::LIDAR };
+        ModelMetadata::new(network, head, ObservationSpec { sensor, shape, preprocessing }, space)
+    }
+
+    /// Random weights everywhere (including batch-norm statistics), set through the tch net,
+    /// then the same weights through the policy crate: outputs must agree to 1e-4.
+    #[test]
+    fn the_policy_crate_computes_what_tch_computes() {
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(11);
+        let camera = || vec![1, 120, 160];
+        let cases = [
+            meta(Network::Shallow, Sensor::Camera, camera(), Head::Categorical, ActionSpace::deepracer_default_discrete()),
+            meta(Network::Deep, Sensor::Camera, camera(), Head::Gaussian, ActionSpace::deepracer_default_continuous()),
+            meta(Network::DeepDeep, Sensor::Camera, camera(), Head::Categorical, ActionSpace::deepracer_default_discrete()),
+            meta(Network::Shallow, Sensor::Stereo, vec![2, 120, 160], Head::Categorical, ActionSpace::deepracer_default_discrete()),
+            meta(Network::Mlp { hidden: vec![256, 256] }, Sensor::Lidar, vec![64], Head::Gaussian, ActionSpace::deepracer_default_continuous()),
+        ];
+        for m in cases {
+            let vs = nn::VarStore::new(tch::Device::Cpu);
+            let net = ActorCritic::new(&vs, &m).unwrap();
+            // Perturb every tensor so that no layer is at its initial (e.g. zero bias) state.
+            let mut tensors = export(&vs);
+            for (name, (_, values)) in tensors.iter_mut() {
+                for v in values.iter_mut() {
+                    *v = if name.ends_with("running_var") { rng.random_range(0.5..2.0) } else { *v + rng.random_range(-0.05..0.05) };
+                }
+            }
+            import(&vs, &tensors).unwrap();
+            let policy = Policy::new(m.clone(), &tensors).unwrap();
+            let n = 4;
+            let len: usize = m.observation.shape.iter().product();
+            let mut size = vec![n as i64];
+            size.extend(m.observation.shape.iter().map(|&d| d as i64));
+            let (ours, raw) = if m.observation.sensor.is_image() {
+                let pixels: Vec<u8> = (0..n * len).map(|_| rng.random()).collect();
+                (policy.forward_with_value(Observations::U8(&pixels)).unwrap(), Tensor::from_slice(&pixels).view(size.as_slice()))
+            } else {
+                let ranges: Vec<f32> = (0..n * len).map(|_| rng.random_range(0.15..12.0)).collect();
+                (policy.forward_with_value(Observations::F32(&ranges)).unwrap(), Tensor::from_slice(&ranges).view(size.as_slice()))
+            };
+            let (pi, v) = tch::no_grad(|| net.forward_t(&preprocess(&raw, m.observation.preprocessing), false));
+            let pi: Vec<f32> = Vec::try_from(pi.flatten(0, -1)).unwrap();
+            let v: Vec<f32> = Vec::try_from(v).unwrap();
+            let (our_pi, our_v) = (ours.0.iter().copied().collect::<Vec<f32>>(), ours.1.unwrap().to_vec());
+            for (a, b) in our_pi.iter().zip(&pi).chain(our_v.iter().zip(&v)) {
+                assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{:?}: policy crate {a} vs tch {b}", m.network);
+            }
+        }
+    }
+
+    #[test]
+    fn log_probabilities_match_the_policy_crate_sampler() {
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(12);
+        for (head, space) in [
+            (Head::Categorical, ActionSpace::deepracer_default_discrete()),
+            (Head::Gaussian, ActionSpace::deepracer_default_continuous()),
+        ] {
+            let m = meta(Network::Mlp { hidden: vec![32] }, Sensor::Lidar, vec![64], head, space);
+            let vs = nn::VarStore::new(tch::Device::Cpu);
+            let net = ActorCritic::new(&vs, &m).unwrap();
+            let policy = Policy::new(m.clone(), &export(&vs)).unwrap();
+            let ranges: Vec<f32> = (0..8 * 64).map(|_| rng.random_range(0.15..12.0)).collect();
+            let mut samples = Vec::new();
+            policy.act_sampled(Observations::F32(&ranges), &mut rng, &mut samples).unwrap();
+            let raw: Vec<f32> = samples.iter().flat_map(|s| s.raw).collect();
+            let x = preprocess(&Tensor::from_slice(&ranges).view([8, 64]), m.observation.preprocessing);
+            let (pi, _) = net.forward_t(&x, false);
+            let (logp, _) = net.log_prob_entropy(&pi, &Tensor::from_slice(&raw).view([8, 2]));
+            let logp: Vec<f32> = Vec::try_from(logp).unwrap();
+            for (s, l) in samples.iter().zip(&logp) {
+                assert!((s.log_prob - l).abs() < 1e-4, "{head:?}: sampler {} vs tch {l}", s.log_prob);
+            }
+        }
+    }
+}

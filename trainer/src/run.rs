@@ -267,9 +267,6 @@ pub fn train(config: RunConfig, options: &TrainOptions) -> Result<TrainSummary, 
             trace: true,
         })?;
         let rollout_s = t0.elapsed().as_secs_f64();
-        let t1 = Instant::now();
-        let stats = learner.update(&rollouts)?;
-        let update_s = t1.elapsed().as_secs_f64();
 
         let steps: usize = rollouts.iter().map(|r| r.steps * r.envs).sum();
         let episodes: Vec<_> = rollouts.iter().flat_map(|r| r.episodes.iter()).collect();
@@ -292,12 +289,8 @@ pub fn train(config: RunConfig, options: &TrainOptions) -> Result<TrainSummary, 
         state.laps += laps.len() as u64;
         state.wall_time_s = wall_before + started.elapsed().as_secs_f64();
 
-        for r in &rollouts {
-            write_simtrace(&mut simtrace, r, iteration, track_len).map_err(io_err(&simtrace_path))?;
-        }
-        simtrace.flush().map_err(io_err(&simtrace_path))?;
-
-        // A greedy check, once training episodes lap often enough.
+        // Once training episodes lap often enough, a greedy check of the policy that drove
+        // them; if it passes, that policy is the result and is not updated again.
         let mut eval: Option<EvalReport> = None;
         if let Some(target) = stop.completion_rate {
             if completion_rate >= target {
@@ -305,6 +298,15 @@ pub fn train(config: RunConfig, options: &TrainOptions) -> Result<TrainSummary, 
                 eval = Some(evaluate(&policy, track.clone(), &config.track, &EvalOptions { laps: stop.eval_laps, ..Default::default() })?);
             }
         }
+        let passed = eval.as_ref().is_some_and(|e| e.clean_laps_in_a_row >= stop.eval_laps);
+        let t1 = Instant::now();
+        let stats = if passed { serde_json::Value::Null } else { learner.update(&rollouts)? };
+        let update_s = t1.elapsed().as_secs_f64();
+        for r in &rollouts {
+            write_simtrace(&mut simtrace, r, iteration, track_len).map_err(io_err(&simtrace_path))?;
+        }
+        simtrace.flush().map_err(io_err(&simtrace_path))?;
+
         let steps_per_s = steps as f64 / (rollout_s + update_s).max(1e-9);
         let line = serde_json::json!({
             "iteration": iteration,
@@ -350,11 +352,9 @@ pub fn train(config: RunConfig, options: &TrainOptions) -> Result<TrainSummary, 
             }
         }
 
-        if let Some(e) = &eval {
-            if e.clean_laps_in_a_row >= stop.eval_laps {
-                stopped_because = format!("a greedy evaluation drove {} clean laps in a row", e.clean_laps_in_a_row);
-                break;
-            }
+        if passed {
+            stopped_because = format!("a greedy evaluation drove {} clean laps in a row", stop.eval_laps);
+            break;
         }
         if let Some(m) = stop.wall_time_minutes {
             if state.wall_time_s >= m * 60.0 {
@@ -493,4 +493,88 @@ fn truncate_logs(dir: &Path, iteration: u64) -> Result<(), TrainError> {
         if whole && fields.len() == 3 { fields[1].parse().ok() } else { None }
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("paddock-run-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    const LIDAR_OVAL: &str = r#"
+        track = "oval"
+        seed = 5
+        [env]
+        observation = "lidar"
+        start_jitter_m = 0.05
+        [hyperparameters]
+        batch_size = 256
+        discount_factor = 0.99
+    "#;
+
+    #[test]
+    fn sac_learns_to_lap_with_a_continuous_action_space() {
+        let config = RunConfig::from_toml_str(
+            r#"
+            track = "oval"
+            seed = 5
+            algorithm = "sac"
+            [env]
+            observation = "lidar"
+            start_jitter_m = 0.05
+            [env.action_space]
+            steering_angle = { low = -30.0, high = 30.0 }
+            speed = { low = 1.0, high = 2.5 }
+            [hyperparameters]
+            batch_size = 256
+            discount_factor = 0.99
+            num_episodes_between_training = 8
+            sac_learning_starts = 1000
+            max_steps_per_iteration = 100
+            [stop]
+            wall_time_minutes = 8.0
+            completion_rate = 0.5
+            "#,
+        )
+        .unwrap();
+        let dir = temp_dir("sac");
+        let summary = train(config, &TrainOptions { out: dir.clone(), resume: false, from: None, progress: false }).unwrap();
+        assert!(summary.stopped_because.contains("clean laps"), "SAC did not learn to lap: {summary:?}");
+        let policy = Policy::load(&summary.model).unwrap();
+        assert_eq!(policy.metadata().head, Head::SquashedGaussian);
+        assert_eq!(policy.metadata().training.algorithm, "sac");
+        fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_cloned_model_starts_where_its_parent_stopped() {
+        let parent_config = RunConfig::from_toml_str(&format!("{LIDAR_OVAL}\n[stop]\ncompletion_rate = 0.6\nwall_time_minutes = 8.0\n")).unwrap();
+        let parent_dir = temp_dir("parent");
+        let parent = train(parent_config.clone(), &TrainOptions { out: parent_dir.clone(), resume: false, from: None, progress: false }).unwrap();
+        assert!(parent.stopped_because.contains("clean laps"), "{parent:?}");
+
+        let mut child_config = parent_config.clone();
+        child_config.seed = 99;
+        child_config.stop = crate::config::StopConfig { iterations: Some(1), wall_time_minutes: None, ..Default::default() };
+        let child_dir = temp_dir("child");
+        let options = TrainOptions { out: child_dir.clone(), resume: false, from: Some(parent_dir.clone()), progress: false };
+        train(child_config.clone(), &options).unwrap();
+        let first = fs::read_to_string(child_dir.join("metrics.jsonl")).unwrap();
+        let first: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+        assert!(first["completion_rate"].as_f64().unwrap() >= 0.3, "the clone forgot how to drive: {first}");
+
+        // A clone must keep the network, sensor and action space.
+        let mut other = child_config;
+        other.env.action_space = paddock_sim::ActionSpace::deepracer_default_continuous();
+        let err = train(other, &TrainOptions { out: temp_dir("other"), resume: false, from: Some(parent_dir.clone()), progress: false })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("clone"), "{err}");
+        fs::remove_dir_all(&parent_dir).ok();
+        fs::remove_dir_all(&child_dir).ok();
+    }
 }

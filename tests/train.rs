@@ -1,0 +1,192 @@
+//! End-to-end tests of `paddock train` and `paddock eval`: real training runs on the real
+//! simulator, real processes killed with SIGKILL, real files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn paddock(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_paddock")).args(args).output().expect("run paddock")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("paddock-train-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A small lidar PPO run on the oval: five discrete actions, the progress reward.
+fn lidar_oval_config(dir: &Path, stop: &str) -> PathBuf {
+    let config = format!(
+        r#"
+track = "oval"
+reward_function = "progress"
+seed = 3
+[env]
+observation = "lidar"
+start_jitter_m = 0.05
+[[env.action_space]]
+steering_angle = -30.0
+speed = 1.5
+[[env.action_space]]
+steering_angle = -15.0
+speed = 2.0
+[[env.action_space]]
+steering_angle = 0.0
+speed = 2.5
+[[env.action_space]]
+steering_angle = 15.0
+speed = 2.0
+[[env.action_space]]
+steering_angle = 30.0
+speed = 1.5
+[hyperparameters]
+batch_size = 256
+num_epochs = 4
+discount_factor = 0.99
+num_episodes_between_training = 16
+[stop]
+{stop}
+"#
+    );
+    let path = dir.join("run.toml");
+    std::fs::write(&path, config).expect("write config");
+    path
+}
+
+fn metrics(run: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .expect("metrics.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each metrics line is JSON"))
+        .collect()
+}
+
+#[test]
+fn training_on_the_oval_learns_to_lap_and_eval_confirms_it() {
+    let dir = temp_dir("learn");
+    let config = lidar_oval_config(&dir, "wall_time_minutes = 10.0\ncompletion_rate = 0.6\neval_laps = 3");
+    let run = dir.join("run");
+    let o = paddock(&["train", "--config", config.to_str().unwrap(), "--out", run.to_str().unwrap(), "--quiet"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("clean laps in a row"), "training should stop on its lap check:\n{}", text(&o));
+    for file in ["config.toml", "metrics.jsonl", "simtrace.csv", "model.safetensors"] {
+        assert!(run.join(file).is_file(), "{file} missing from the run folder");
+    }
+    let m = metrics(&run);
+    let first = &m[0];
+    let last = m.last().unwrap();
+    assert!(last["mean_progress"].as_f64().unwrap() > 2.0 * first["mean_progress"].as_f64().unwrap(), "progress did not grow: {first} -> {last}");
+    // The workers' log-probabilities (policy crate) and the trainer's (tch) agree.
+    for line in &m[..m.len() - 1] {
+        assert!(line["train"]["logp_mismatch"].as_f64().unwrap() < 1e-4, "{line}");
+    }
+    let trace = std::fs::read_to_string(run.join("simtrace.csv")).unwrap();
+    assert!(trace.starts_with("episode,steps,x,y,heading,steering_angle,speed,action,reward,done,all_wheels_on_track,progress"));
+    assert!(trace.contains("lap_complete"));
+
+    let png = dir.join("eval.png");
+    let o = paddock(&["eval", run.to_str().unwrap(), "--laps", "3", "--json", "--png", png.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("eval --json prints JSON");
+    assert_eq!(report["completed_laps"], 3, "{report}");
+    let ratio = report["best_lap_ratio"].as_f64().unwrap();
+    assert!(ratio > 1.0 && ratio < 3.0, "best lap / minimum lap time = {ratio}");
+    assert!(png.metadata().unwrap().len() > 1000);
+
+    // Human-readable form, on a model file with an explicit track.
+    let o = paddock(&["eval", run.join("model.safetensors").to_str().unwrap(), "--track", "oval", "--laps", "1"]);
+    assert!(text(&o).contains("lap 1:") && text(&o).contains("x the minimum lap time"), "{}", text(&o));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_run_killed_with_sigkill_resumes_from_its_last_checkpoint() {
+    let dir = temp_dir("resume");
+    let config = lidar_oval_config(&dir, "iterations = 12");
+    let run = dir.join("run");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_paddock"))
+        .args(["train", "--config", config.to_str().unwrap(), "--out", run.to_str().unwrap(), "--quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start training");
+    let started = Instant::now();
+    // Kill it mid-run, once a few iterations are logged.
+    loop {
+        let done = std::fs::read_to_string(run.join("metrics.jsonl")).map(|t| t.lines().count()).unwrap_or(0);
+        if done >= 4 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(300), "training never got going");
+        assert!(child.try_wait().unwrap().is_none(), "training ended before it could be killed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().unwrap();
+    let before = metrics(&run).len();
+
+    let o = paddock(&["train", "--resume", run.to_str().unwrap(), "--quiet"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let m = metrics(&run);
+    let iterations: Vec<u64> = m.iter().map(|l| l["iteration"].as_u64().unwrap()).collect();
+    assert_eq!(iterations, (1..=12).collect::<Vec<u64>>(), "every iteration logged once, in order");
+    // Steps and episodes count on from the checkpoint, without a gap or a double count.
+    for pair in m.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        assert_eq!(b["env_steps"].as_u64().unwrap(), a["env_steps"].as_u64().unwrap() + b["iteration_steps"].as_u64().unwrap());
+        assert_eq!(b["episodes"].as_u64().unwrap(), a["episodes"].as_u64().unwrap() + b["iteration_episodes"].as_u64().unwrap());
+    }
+    // Only the iteration in flight may be lost: at most one line beyond the checkpoint.
+    assert!(before >= 4);
+    let trace = std::fs::read_to_string(run.join("simtrace.csv")).unwrap();
+    let header = trace.lines().next().unwrap();
+    assert_eq!(trace.lines().filter(|l| *l == header).count(), 1, "one header after resuming");
+    let last_iteration: Vec<u64> = trace.lines().skip(1).map(|l| l.rsplit(',').nth(1).unwrap().parse().unwrap()).collect();
+    assert!(last_iteration.windows(2).all(|w| w[0] <= w[1]), "simtrace rows stay in iteration order");
+    assert_eq!(*last_iteration.last().unwrap(), 12);
+
+    // A finished run's folder is not trained over by accident.
+    let o = paddock(&["train", "--config", config.to_str().unwrap(), "--out", run.to_str().unwrap()]);
+    assert!(!o.status.success() && text(&o).contains("--resume"), "{}", text(&o));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_input_is_refused_before_any_work() {
+    let dir = temp_dir("bad");
+    let run = dir.join("run");
+    let cases = [
+        ("[hyperparameters]\nlearning_rate = 0.1\n", "learning_rate"),
+        ("[hyperparameters]\nbatch_size = 1\n", "batch_size"),
+        ("track = \"/nonexistent/track.json\"\n", "/nonexistent/track.json"),
+        ("[env]\nobservation = \"sonar\"\n", "sonar"),
+    ];
+    for (config, named) in cases {
+        let path = dir.join("bad.toml");
+        std::fs::write(&path, config).unwrap();
+        let o = paddock(&["train", "--config", path.to_str().unwrap(), "--out", run.to_str().unwrap()]);
+        assert!(!o.status.success(), "accepted:\n{config}");
+        assert!(text(&o).contains(named), "the error should name '{named}':\n{}", text(&o));
+        assert!(!run.exists(), "no run folder is made for a bad config");
+    }
+    // A model file from another format version.
+    let model = dir.join("future.safetensors");
+    let header = r#"{"__metadata__":{"paddock":"{\"format\":\"paddock-policy\",\"format_version\":99}"}}"#;
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header.as_bytes());
+    std::fs::write(&model, bytes).unwrap();
+    let o = paddock(&["eval", model.to_str().unwrap(), "--track", "oval"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("version 99") && text(&o).contains("reads version 1"), "{}", text(&o));
+    // A truncated one.
+    std::fs::write(&model, &[1u8, 2, 3]).unwrap();
+    let o = paddock(&["eval", model.to_str().unwrap(), "--track", "oval"]);
+    assert!(!o.status.success() && text(&o).contains("future.safetensors"), "{}", text(&o));
+    std::fs::remove_dir_all(&dir).ok();
+}
