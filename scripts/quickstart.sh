@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Sets Paddock up on a fresh machine and runs the main job.
-# Today the main job is the simulator's: build, inspect the bundled circuit, render what the car's
-# camera sees, and drive an evaluated lap with the scripted baseline driver. (Training arrives
-# with the trainer; this script will then end with a trained policy's evaluated lap.)
+# Sets Paddock up on a fresh machine and runs the main job: a short lidar PPO training run on the
+# bundled circuit (it stops once the policy drives three clean laps; a few minutes at most), then
+# a DeepRacer-style evaluation of the trained model, whose laps it prints.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,12 +10,13 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
+./scripts/setup-libtorch.sh
 cargo build --release --bin paddock
 paddock=target/release/paddock
-mkdir -p out
-"$paddock" tracks list
+mkdir -p out runs
 "$paddock" tracks info circuit
-"$paddock" tracks show circuit --png out/circuit.png
 "$paddock" sim render --track circuit --progress 5 --out out/camera.png
-"$paddock" sim render --track circuit --progress 5 --sensor lidar --out out/lidar.png
-"$paddock" sim drive --track circuit --speed 2.0 --png out/lap.png
+run="runs/quickstart-$(date +%Y%m%d-%H%M%S)"
+"$paddock" train --config examples/lidar-circuit.toml --out "$run"
+"$paddock" eval "$run" --laps 3 --png out/eval.png --gif out/eval.gif
+echo "Run folder: $run (metrics.jsonl, simtrace.csv, model.safetensors); laps drawn in out/eval.png, camera in out/eval.gif"
