@@ -124,6 +124,8 @@ enum SimCommand {
 enum BenchCommand {
     /// Env steps per second for camera, lidar and state observations, one thread and all.
     Sim(bench::SimBenchArgs),
+    /// End-to-end training throughput of a config: env steps/s, rollout plus update.
+    Train(bench::TrainBenchArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -147,6 +149,7 @@ fn main() -> Result<()> {
         Command::Train(args) => learn::train_cmd(&args),
         Command::Eval(args) => learn::eval_cmd(&args),
         Command::Bench(BenchCommand::Sim(args)) => bench::sim(&args),
+        Command::Bench(BenchCommand::Train(args)) => bench::train(&args),
     }
 }
 

@@ -185,7 +185,7 @@ fn bad_input_is_refused_before_any_work() {
     assert!(!o.status.success());
     assert!(text(&o).contains("version 99") && text(&o).contains("reads version 1"), "{}", text(&o));
     // A truncated one.
-    std::fs::write(&model, &[1u8, 2, 3]).unwrap();
+    std::fs::write(&model, [1u8, 2, 3]).unwrap();
     let o = paddock(&["eval", model.to_str().unwrap(), "--track", "oval"]);
     assert!(!o.status.success() && text(&o).contains("future.safetensors"), "{}", text(&o));
     std::fs::remove_dir_all(&dir).ok();

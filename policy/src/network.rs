@@ -90,7 +90,7 @@ pub fn layer_shapes(network: &Network, input: &[usize]) -> Result<Vec<Vec<usize>
     if !network.is_convolutional() && shape.len() != 1 {
         return bad(format!("{network:?} takes vectors, not shape {input:?}"));
     }
-    if shape.iter().any(|&d| d == 0) {
+    if shape.contains(&0) {
         return bad(format!("observation shape {input:?} has an empty dimension"));
     }
     let mut out = Vec::new();

@@ -105,6 +105,9 @@ pub struct Hyperparameters {
     pub value_coefficient: f64,
     /// Gradient norm clipping.
     pub max_grad_norm: f64,
+    /// Stop an update's epochs early once the mean approximate KL divergence of an epoch from
+    /// the rollout policy passes this (PPO); guards long runs against one destructive update.
+    pub target_kl: Option<f64>,
     /// Tune SAC's temperature towards an entropy of -action_dim.
     pub sac_auto_alpha: bool,
     /// Target network averaging rate (SAC).
@@ -135,6 +138,7 @@ impl Default for Hyperparameters {
             clip_epsilon: 0.2,
             value_coefficient: 0.5,
             max_grad_norm: 0.5,
+            target_kl: None,
             sac_auto_alpha: true,
             sac_tau: 0.005,
             sac_buffer_size: 100_000,
@@ -249,6 +253,9 @@ impl RunConfig {
         in_range("value_coefficient", h.value_coefficient, 0.0, 10.0)?;
         in_range("max_grad_norm", h.max_grad_norm, 1e-3, 1e3)?;
         in_range("sac_tau", h.sac_tau, 1e-5, 1.0)?;
+        if let Some(kl) = h.target_kl {
+            in_range("target_kl", kl, 1e-5, 10.0)?;
+        }
         in_range("sac_buffer_size", h.sac_buffer_size as f64, 1_000.0, 10_000_000.0)?;
         in_range("sac_updates_per_step", h.sac_updates_per_step, 0.01, 16.0)?;
         in_range("max_steps_per_iteration", h.max_steps_per_iteration as f64, 16.0, 100_000.0)?;

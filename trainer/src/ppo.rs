@@ -36,6 +36,8 @@ pub struct PpoStats {
     /// before the update: the two implementations must agree.
     pub logp_mismatch: f64,
     pub explained_variance: f64,
+    /// Epochs run (fewer than `num_epochs` when `target_kl` stopped the update).
+    pub epochs: usize,
 }
 
 /// A rollout batch as tensors on the training device.
@@ -123,9 +125,9 @@ impl Ppo {
             // GAE over each env's column; step t of env e sits at t * envs + e.
             let (t_len, n) = (r.steps, r.envs);
             let mut adv = vec![0f32; t_len * n];
-            for e in 0..n {
+            for (e, &last_value) in last_values.iter().enumerate().take(n) {
                 let mut next_adv = 0f32;
-                let mut next_value = last_values[e];
+                let mut next_value = last_value;
                 for t in (0..t_len).rev() {
                     let i = t * n + e;
                     let not_done = if r.dones[i] { 0.0 } else { 1.0 };
@@ -158,6 +160,7 @@ impl Ppo {
         let mut stats = PpoStats { samples: n as usize, logp_mismatch: mismatch, ..Default::default() };
         let mut minibatches = 0f64;
         for _epoch in 0..self.h.num_epochs {
+            let (mut epoch_kl, mut epoch_batches) = (0.0, 0.0);
             let order = Tensor::randperm(n, (Kind::Int64, device));
             let mut start = 0;
             while start + batch <= n {
@@ -186,10 +189,17 @@ impl Ppo {
                     stats.policy_loss += policy_loss.double_value(&[]);
                     stats.value_loss += value_loss.double_value(&[]);
                     stats.entropy += entropy.double_value(&[]);
-                    stats.approx_kl += ((log_ratio.exp() - 1.0) - &log_ratio).mean(Kind::Float).double_value(&[]);
+                    let kl = ((log_ratio.exp() - 1.0) - &log_ratio).mean(Kind::Float).double_value(&[]);
+                    stats.approx_kl += kl;
+                    epoch_kl += kl;
+                    epoch_batches += 1.0;
                     stats.clip_fraction += (ratio - 1.0).abs().gt(clip).to_kind(Kind::Float).mean(Kind::Float).double_value(&[]);
                 });
                 minibatches += 1.0;
+            }
+            stats.epochs += 1;
+            if self.h.target_kl.is_some_and(|target| epoch_kl / f64::max(epoch_batches, 1.0) > target) {
+                break;
             }
         }
         let m = minibatches.max(1.0);

@@ -31,7 +31,8 @@ impl ReplayBuffer {
         self.rewards.len()
     }
 
-    fn push(&mut self, obs: &ObsData, o: usize, next: &ObsData, n: usize, action: [f32; 2], reward: f32, done: bool) {
+    /// Stores observation `o` of `obs`, followed by observation `n` of `next`.
+    fn push(&mut self, (obs, o): (&ObsData, usize), (next, n): (&ObsData, usize), action: [f32; 2], reward: f32, done: bool) {
         let l = self.obs_len;
         let full = self.len() == self.capacity;
         let slot = if full { self.cursor } else { self.len() };
@@ -190,7 +191,7 @@ impl Sac {
                     // The next observation is the next step's, or the one after the rollout.
                     // After an episode ends it belongs to the next episode, but `done` masks it.
                     let (next, at) = if t + 1 < r.steps { (&r.obs, i + r.envs) } else { (&r.last_obs, e) };
-                    buffer.push(&r.obs, i, next, at, r.actions[i], r.rewards[i], r.dones[i]);
+                    buffer.push((&r.obs, i), (next, at), r.actions[i], r.rewards[i], r.dones[i]);
                     stats.transitions += 1;
                 }
             }
