@@ -240,6 +240,7 @@ pub fn train(config: RunConfig, options: &TrainOptions) -> Result<TrainSummary, 
     let bar = options.progress.then(|| {
         let bar = ProgressBar::new_spinner();
         bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").expect("template"));
+        bar.enable_steady_tick(std::time::Duration::from_millis(250));
         bar
     });
     let on_terminal = std::io::stderr().is_terminal();
@@ -547,6 +548,21 @@ mod tests {
         let policy = Policy::load(&summary.model).unwrap();
         assert_eq!(policy.metadata().head, Head::SquashedGaussian);
         assert_eq!(policy.metadata().training.algorithm, "sac");
+        fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn ppo_learns_to_lap_with_a_continuous_action_space() {
+        let config = RunConfig::from_toml_str(&format!(
+            "{LIDAR_OVAL}\nnum_epochs = 4\nnum_episodes_between_training = 16\n\
+             [env.action_space]\nsteering_angle = {{ low = -30.0, high = 30.0 }}\nspeed = {{ low = 1.0, high = 2.5 }}\n\
+             [stop]\ncompletion_rate = 0.6\nwall_time_minutes = 8.0\n"
+        ))
+        .unwrap();
+        let dir = temp_dir("ppo-continuous");
+        let summary = train(config, &TrainOptions { out: dir.clone(), resume: false, from: None, progress: false }).unwrap();
+        assert!(summary.stopped_because.contains("clean laps"), "continuous PPO did not learn to lap: {summary:?}");
+        assert_eq!(Policy::load(&summary.model).unwrap().metadata().head, Head::Gaussian);
         fs::remove_dir_all(&dir).ok();
     }
 
