@@ -79,6 +79,13 @@ impl Ppo {
         nets::import(&self.vs, &all)
     }
 
+    /// Policy outputs and values of raw observations, on the CPU, as flat vectors (for checks).
+    pub fn forward_raw(&self, obs: &Tensor) -> (Vec<f32>, Vec<f32>) {
+        let (pi, v) = self.evaluate(&obs.to_device(self.vs.device()));
+        let flat = |t: Tensor| Vec::<f32>::try_from(t.to_device(Device::Cpu).flatten(0, -1)).expect("f32 tensor");
+        (flat(pi), flat(v))
+    }
+
     fn inputs(&self, obs: &Tensor) -> Tensor {
         preprocess(obs, self.meta.observation.preprocessing)
     }

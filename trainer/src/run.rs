@@ -573,6 +573,18 @@ mod tests {
         let parent = train(parent_config.clone(), &TrainOptions { out: parent_dir.clone(), resume: false, from: None, progress: false }).unwrap();
         assert!(parent.stopped_because.contains("clean laps"), "{parent:?}");
 
+        // The trained model gives the same outputs through the policy crate as through tch.
+        let (meta, tensors) = model::load(&parent.model).unwrap();
+        let policy = Policy::new(meta.clone(), &tensors).unwrap();
+        let mut ppo = Ppo::new(meta, parent_config.hyperparameters.clone(), tch::Device::Cpu).unwrap();
+        ppo.import(&tensors).unwrap();
+        let scans: Vec<f32> = (0..16 * 64).map(|i| 0.2 + (i % 37) as f32 * 0.1).collect();
+        let (ours, our_values) = policy.forward_with_value(paddock_policy::Observations::F32(&scans)).unwrap();
+        let (theirs, their_values) = ppo.forward_raw(&tch::Tensor::from_slice(&scans).view([16, 64]));
+        for (a, b) in ours.iter().chain(our_values.unwrap().iter()).zip(theirs.iter().chain(&their_values)) {
+            assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "trained model: policy crate {a} vs tch {b}");
+        }
+
         let mut child_config = parent_config.clone();
         child_config.seed = 99;
         child_config.stop = crate::config::StopConfig { iterations: Some(1), wall_time_minutes: None, ..Default::default() };
