@@ -94,13 +94,12 @@ pub struct EvalArgs {
 pub fn eval_cmd(args: &EvalArgs) -> Result<()> {
     let model_path = resolve_model_path(&args.model);
     let policy = Policy::load(&model_path)?;
-    let (track_name, reverse) = match (&args.track, args.model.is_dir()) {
+    // A run folder brings its own track and environment (car, obstacles, bot cars).
+    let run_config = if args.model.is_dir() { Some(RunConfig::from_toml_file(&args.model.join("config.toml"))?) } else { None };
+    let (track_name, reverse) = match (&args.track, &run_config) {
         (Some(t), _) => (t.clone(), args.reverse),
-        (None, true) => {
-            let config = RunConfig::from_toml_file(&args.model.join("config.toml"))?;
-            (config.track, config.reverse || args.reverse)
-        }
-        (None, false) => bail!("give --track: {} is a model file, not a run folder", args.model.display()),
+        (None, Some(config)) => (config.track.clone(), config.reverse || args.reverse),
+        (None, None) => bail!("give --track: {} is a model file, not a run folder", args.model.display()),
     };
     let track = crate::load_directed(&track_name, reverse)?;
     let every = if args.gif.is_some() { 2 } else { 0 };
@@ -109,6 +108,7 @@ pub fn eval_cmd(args: &EvalArgs) -> Result<()> {
         off_track_penalty_s: args.off_track_penalty,
         max_resets_per_lap: args.max_resets,
         camera_every: every,
+        env: run_config.map(|c| c.env),
         ..Default::default()
     };
     let report = evaluate(&policy, track.clone(), &track_name, &options).with_context(|| format!("evaluating {}", model_path.display()))?;

@@ -129,7 +129,14 @@ fn a_run_killed_with_sigkill_resumes_from_its_last_checkpoint() {
     }
     child.kill().expect("SIGKILL");
     child.wait().unwrap();
-    let before = metrics(&run).len();
+    let before = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().count();
+    // What a kill in the middle of a write leaves: half lines, without their newline.
+    use std::io::Write;
+    let append = |file: &str, text: &str| {
+        std::fs::OpenOptions::new().append(true).open(run.join(file)).unwrap().write_all(text.as_bytes()).unwrap()
+    };
+    append("metrics.jsonl", r#"{"iteration": 2, "env_st"#);
+    append("simtrace.csv", "7,3,0.1234,0.5,12.0,-30.00,1.500,\"[0.10, 1");
 
     let o = paddock(&["train", "--resume", run.to_str().unwrap(), "--quiet"]);
     assert!(o.status.success(), "{}", text(&o));
@@ -150,6 +157,11 @@ fn a_run_killed_with_sigkill_resumes_from_its_last_checkpoint() {
     let last_iteration: Vec<u64> = trace.lines().skip(1).map(|l| l.rsplit(',').nth(1).unwrap().parse().unwrap()).collect();
     assert!(last_iteration.windows(2).all(|w| w[0] <= w[1]), "simtrace rows stay in iteration order");
     assert_eq!(*last_iteration.last().unwrap(), 12);
+
+    // Resuming a finished run trains no further.
+    let o = paddock(&["train", "--resume", run.to_str().unwrap(), "--quiet"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(metrics(&run).len(), 12, "a finished run stays finished");
 
     // A finished run's folder is not trained over by accident.
     let o = paddock(&["train", "--config", config.to_str().unwrap(), "--out", run.to_str().unwrap()]);

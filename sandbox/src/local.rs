@@ -14,7 +14,7 @@ enum Command {
 
 enum Reply {
     Published(Result<(), WorkerError>),
-    Rollout(Result<Rollout, WorkerError>),
+    Rollout(Box<Result<Rollout, WorkerError>>),
 }
 
 struct Thread {
@@ -43,7 +43,7 @@ impl LocalWorkers {
                     for command in inbox {
                         let reply = match command {
                             Command::Publish(version, model) => Reply::Published(worker.set_policy(version, &model)),
-                            Command::Collect(request) => Reply::Rollout(worker.run(&request)),
+                            Command::Collect(request) => Reply::Rollout(Box::new(worker.run(&request))),
                         };
                         if outbox.send(reply).is_err() {
                             break;
@@ -82,7 +82,7 @@ impl Workers for LocalWorkers {
         self.ask(|| Command::Collect(request.clone()))
             .into_iter()
             .map(|reply| match reply? {
-                Reply::Rollout(r) => r,
+                Reply::Rollout(r) => *r,
                 Reply::Published(_) => unreachable!("replies come in order"),
             })
             .collect()

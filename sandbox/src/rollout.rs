@@ -129,6 +129,10 @@ pub struct Rollout {
     pub rewards: Vec<f32>,
     /// The episode ended with this step (the next observation starts a new one).
     pub dones: Vec<bool>,
+    /// It ended on the step limit (`time_up`), not by anything the car did: learners should
+    /// bootstrap rather than treat the state as terminal.
+    #[serde(default)]
+    pub truncated: Vec<bool>,
     pub episodes: Vec<EpisodeRecord>,
     pub trace: Vec<TraceRow>,
 }
@@ -208,6 +212,7 @@ impl RolloutWorker {
             log_probs: Vec::new(),
             rewards: Vec::new(),
             dones: Vec::new(),
+            truncated: Vec::new(),
             episodes: Vec::new(),
             trace: Vec::new(),
         };
@@ -236,6 +241,7 @@ impl RolloutWorker {
                 out.log_probs.push(sample.log_prob);
                 out.rewards.push(step.reward);
                 out.dones.push(step.done);
+                out.truncated.push(step.status == paddock_sim::EpisodeStatus::TimeUp);
                 self.episode_steps[e] += 1;
                 if request.trace {
                     let (action_index, command) = match actions[e] {

@@ -31,11 +31,14 @@ pub struct EvalOptions {
     /// Keep every `n`th camera frame for a GIF (0: none).
     pub camera_every: usize,
     pub seed: u64,
+    /// The environment to drive in (a run's `[env]`: its car, obstacles, bot cars); the model
+    /// sets the observation and action space. `None`: the default car on an empty track.
+    pub env: Option<EnvConfig>,
 }
 
 impl Default for EvalOptions {
     fn default() -> Self {
-        EvalOptions { laps: 3, off_track_penalty_s: 2.0, max_resets_per_lap: 10, max_lap_time_s: 120.0, camera_every: 0, seed: 0 }
+        EvalOptions { laps: 3, off_track_penalty_s: 2.0, max_resets_per_lap: 10, max_lap_time_s: 120.0, camera_every: 0, seed: 0, env: None }
     }
 }
 
@@ -85,11 +88,13 @@ fn observation_kind(sensor: Sensor) -> ObservationKind {
 /// Drives `options.laps` evaluation laps of `track` (called `track_name` in the report) with `policy`.
 pub fn evaluate(policy: &Policy, track: Track, track_name: &str, options: &EvalOptions) -> Result<EvalReport, TrainError> {
     let meta = policy.metadata();
+    // Laps start on the centre line, as DeepRacer's evaluation does; the lap check here ends them.
     let config = EnvConfig {
         observation: observation_kind(meta.observation.sensor),
         action_space: meta.action_space.clone(),
         max_steps: u32::MAX,
-        ..Default::default()
+        start_jitter_m: 0.0,
+        ..options.env.clone().unwrap_or_default()
     };
     let want = config.observation.shape(&config.car);
     if want != meta.observation.shape {
@@ -100,6 +105,8 @@ pub fn evaluate(policy: &Policy, track: Track, track_name: &str, options: &EvalO
     }
     let car = config.car.clone();
     let name = track_name.to_string();
+    // On a loop, progress counts from the latest reset; on an open track it is absolute.
+    let closed = track.is_closed();
     let min_lap_time_s = RacingLine::compute(&track, &lap_limits(&car))?.lap_time;
     let scene = Arc::new(TrackScene::new(track));
     let mut env = Env::new(Arc::new(config), scene.clone(), builtin_reward("progress")?, options.seed)?;
@@ -132,7 +139,7 @@ pub fn evaluate(policy: &Policy, track: Track, track_name: &str, options: &EvalO
                 camera.render(&scene, &pose, env.obstacles(), &mut frame);
                 frames.push(frame.clone());
             }
-            let progress = covered + env.params().progress as f64;
+            let progress = if closed { covered + env.params().progress as f64 } else { env.params().progress as f64 };
             result.progress = progress.min(100.0);
             if progress >= 100.0 || step.status == EpisodeStatus::LapComplete {
                 result.completed = true;

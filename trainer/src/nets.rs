@@ -157,9 +157,10 @@ impl Actor {
         Ok(Actor { torso, pi })
     }
 
-    /// Reparameterised tanh-Gaussian sample `[n, 2]` with log-probabilities `[n]`.
-    pub fn sample(&self, x: &Tensor) -> (Tensor, Tensor) {
-        let out = self.pi.forward(&self.torso.forward_t(x, true));
+    /// Reparameterised tanh-Gaussian sample `[n, 2]` with log-probabilities `[n]`; `train`
+    /// lets batch norm use (and update) batch statistics.
+    pub fn sample(&self, x: &Tensor, train: bool) -> (Tensor, Tensor) {
+        let out = self.pi.forward(&self.torso.forward_t(x, train));
         let mean = out.narrow(1, 0, 2);
         let log_std = out
             .narrow(1, 2, 2)
@@ -194,8 +195,8 @@ impl QNet {
         Ok(QNet { torso, fc, out })
     }
 
-    pub fn forward(&self, x: &Tensor, actions: &Tensor) -> Tensor {
-        let f = self.torso.forward_t(x, true);
+    pub fn forward(&self, x: &Tensor, actions: &Tensor, train: bool) -> Tensor {
+        let f = self.torso.forward_t(x, train);
         self.out.forward(&self.fc.forward(&Tensor::cat(&[f, actions.shallow_clone()], 1)).relu()).squeeze_dim(1)
     }
 }

@@ -21,6 +21,7 @@ pub struct Ppo {
     opt: nn::Optimizer,
     meta: ModelMetadata,
     h: Hyperparameters,
+    has_batch_norm: bool,
 }
 
 /// What one update did, for `metrics.jsonl`.
@@ -55,7 +56,8 @@ impl Ppo {
         let vs = nn::VarStore::new(device);
         let net = ActorCritic::new(&vs, &meta)?;
         let opt = nn::Adam { eps: 1e-5, ..Default::default() }.build(&vs, h.lr).map_err(|e| TrainError::Torch(e.to_string()))?;
-        Ok(Ppo { vs, net, opt, meta, h })
+        let has_batch_norm = meta.network.layers().contains(&paddock_policy::Layer::BatchNorm);
+        Ok(Ppo { vs, net, opt, meta, h, has_batch_norm })
     }
 
     pub fn metadata(&self) -> &ModelMetadata {
@@ -137,8 +139,15 @@ impl Ppo {
                 let mut next_value = last_value;
                 for t in (0..t_len).rev() {
                     let i = t * n + e;
-                    let not_done = if r.dones[i] { 0.0 } else { 1.0 };
-                    let delta = r.rewards[i] + gamma * next_value * not_done - values[i];
+                    // An episode cut by the step limit bootstraps from its last state's value
+                    // (the true next state was replaced by the reset); a real ending does not.
+                    let truncated = r.truncated.get(i).copied().unwrap_or(false);
+                    let (bootstrap, not_done) = match (r.dones[i], truncated) {
+                        (false, _) => (next_value, 1.0),
+                        (true, true) => (values[i], 0.0),
+                        (true, false) => (0.0, 0.0),
+                    };
+                    let delta = r.rewards[i] + gamma * bootstrap - values[i];
                     next_adv = delta + gamma * lambda * not_done * next_adv;
                     adv[i] = next_adv;
                     next_value = values[i];
@@ -173,12 +182,14 @@ impl Ppo {
             while start + batch <= n {
                 let idx = order.narrow(0, start, batch);
                 start += batch;
-                let (pi, values) = self.net.forward_t(&self.inputs(&obs.index_select(0, &idx)), true);
+                // Batch norm (deep_deep) uses the running statistics the workers used, so that
+                // the first ratio is 1; they are refreshed after the update.
+                let (pi, values) = self.net.forward_t(&self.inputs(&obs.index_select(0, &idx)), false);
                 let (logp, entropy) = self.net.log_prob_entropy(&pi, &actions.index_select(0, &idx));
                 let log_ratio = logp - old_logp.index_select(0, &idx);
                 let ratio = log_ratio.exp();
                 let adv = advantages.index_select(0, &idx);
-                let adv = (&adv - adv.mean(Kind::Float)) / (adv.std(true) + 1e-8);
+                let adv = if batch > 1 { (&adv - adv.mean(Kind::Float)) / (adv.std(true) + 1e-8) } else { adv };
                 let surrogate = (&ratio * &adv).minimum(&(ratio.clamp(1.0 - clip, 1.0 + clip) * &adv));
                 let policy_loss = -surrogate.mean(Kind::Float);
                 let target = returns.index_select(0, &idx);
@@ -208,6 +219,17 @@ impl Ppo {
             if self.h.target_kl.is_some_and(|target| epoch_kl / f64::max(epoch_batches, 1.0) > target) {
                 break;
             }
+        }
+        if self.has_batch_norm {
+            // Refresh the running statistics on this iteration's observations.
+            tch::no_grad(|| {
+                let mut start = 0;
+                while start < n {
+                    let len = CHUNK.min(n - start);
+                    let _ = self.net.forward_t(&self.inputs(&obs.narrow(0, start, len)), true);
+                    start += len;
+                }
+            });
         }
         let m = minibatches.max(1.0);
         stats.policy_loss /= m;

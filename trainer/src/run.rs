@@ -10,7 +10,7 @@
 //! ```
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
+use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -65,6 +65,9 @@ struct RunState {
     laps: u64,
     wall_time_s: f64,
     best_lap_s: Option<f64>,
+    /// Set once a stop condition that ends the run for good (the lap check) has fired.
+    #[serde(default)]
+    finished: Option<String>,
 }
 
 enum Learner {
@@ -95,6 +98,13 @@ impl Learner {
         match self {
             Learner::Ppo(_) => Ok(()),
             Learner::Sac(s) => s.import_state(t),
+        }
+    }
+    /// Fresh random streams for a resumed run, so it does not replay the first run's.
+    fn reseed(&mut self, seed: u64) {
+        tch::manual_seed(seed as i64);
+        if let Learner::Sac(s) = self {
+            s.reseed(seed);
         }
     }
     fn update(&mut self, rollouts: &[Rollout]) -> Result<serde_json::Value, TrainError> {
@@ -214,6 +224,7 @@ pub fn train(config: RunConfig, options: &TrainOptions) -> Result<TrainSummary, 
             let state_file = checkpoint.join("state.json");
             let text = fs::read_to_string(&state_file).map_err(io_err(&state_file))?;
             state = serde_json::from_str(&text).map_err(|e| run_err(format!("{}: {e}", state_file.display())))?;
+            learner.reseed(paddock_sim::vec_env::split_seed(config.seed, state.iteration));
         }
         truncate_logs(&dir, state.iteration)?;
     }
@@ -249,9 +260,14 @@ pub fn train(config: RunConfig, options: &TrainOptions) -> Result<TrainSummary, 
     let stop = &config.stop;
     let per_worker_episodes = h.num_episodes_between_training.div_ceil(config.workers.count);
     let track_len = track.length();
-    let mut completion_rate;
+    let mut completion_rate = 0.0;
     let stopped_because;
     loop {
+        // Checked before each iteration, so a resumed run that had already stopped stays stopped.
+        if let Some(reason) = state.finished.clone().or_else(|| limit_reached(&state, stop)) {
+            stopped_because = reason;
+            break;
+        }
         let iteration = state.iteration + 1;
         meta.training.iterations = state.iteration;
         meta.training.env_steps = state.env_steps;
@@ -296,7 +312,7 @@ pub fn train(config: RunConfig, options: &TrainOptions) -> Result<TrainSummary, 
         if let Some(target) = stop.completion_rate {
             if completion_rate >= target {
                 let policy = Policy::from_bytes(&model_bytes, "current policy")?;
-                eval = Some(evaluate(&policy, track.clone(), &config.track, &EvalOptions { laps: stop.eval_laps, ..Default::default() })?);
+                eval = Some(evaluate(&policy, track.clone(), &config.track, &EvalOptions { laps: stop.eval_laps, env: Some(config.env.clone()), ..Default::default() })?);
             }
         }
         let passed = eval.as_ref().is_some_and(|e| e.clean_laps_in_a_row >= stop.eval_laps);
@@ -336,6 +352,9 @@ pub fn train(config: RunConfig, options: &TrainOptions) -> Result<TrainSummary, 
         meta.training.env_steps = state.env_steps;
         meta.training.episodes = state.episodes;
         meta.training.wall_time_s = state.wall_time_s;
+        if passed {
+            state.finished = Some(format!("a greedy evaluation drove {} clean laps in a row", stop.eval_laps));
+        }
         let trained = model::to_bytes(&meta, &learner.export())?;
         save_checkpoint(&dir, &state, &trained, &learner.export_state())?;
 
@@ -351,25 +370,6 @@ pub fn train(config: RunConfig, options: &TrainOptions) -> Result<TrainSummary, 
             } else {
                 eprintln!("{message}");
             }
-        }
-
-        if passed {
-            stopped_because = format!("a greedy evaluation drove {} clean laps in a row", stop.eval_laps);
-            break;
-        }
-        if let Some(m) = stop.wall_time_minutes {
-            if state.wall_time_s >= m * 60.0 {
-                stopped_because = format!("wall time reached {m} minutes");
-                break;
-            }
-        }
-        if stop.iterations.is_some_and(|n| state.iteration >= n) {
-            stopped_because = format!("{} iterations done", state.iteration);
-            break;
-        }
-        if stop.episodes.is_some_and(|n| state.episodes >= n) {
-            stopped_because = format!("{} episodes done", state.episodes);
-            break;
         }
     }
     if let Some(bar) = bar {
@@ -388,6 +388,22 @@ pub fn train(config: RunConfig, options: &TrainOptions) -> Result<TrainSummary, 
         completion_rate,
         stopped_because,
     })
+}
+
+/// A limit of `[stop]` the run has reached, if any.
+fn limit_reached(state: &RunState, stop: &crate::config::StopConfig) -> Option<String> {
+    if let Some(m) = stop.wall_time_minutes {
+        if state.wall_time_s >= m * 60.0 {
+            return Some(format!("wall time reached {m} minutes"));
+        }
+    }
+    if stop.iterations.is_some_and(|n| state.iteration >= n) {
+        return Some(format!("{} iterations done", state.iteration));
+    }
+    if stop.episodes.is_some_and(|n| state.episodes >= n) {
+        return Some(format!("{} episodes done", state.episodes));
+    }
+    None
 }
 
 fn write_simtrace(out: &mut impl Write, r: &Rollout, iteration: u64, track_len: f64) -> std::io::Result<()> {
@@ -473,11 +489,17 @@ fn latest_checkpoint(dir: &Path) -> Result<Option<PathBuf>, TrainError> {
 fn truncate_logs(dir: &Path, iteration: u64) -> Result<(), TrainError> {
     let keep = |path: &Path, is_header: &dyn Fn(&str) -> bool, iteration_of: &dyn Fn(&str) -> Option<u64>| -> Result<(), TrainError> {
         let Ok(file) = File::open(path) else { return Ok(()) };
+        let mut text = String::new();
+        BufReader::new(file).read_to_string(&mut text).map_err(io_err(path))?;
+        // A line without its newline was cut off mid-write.
+        let whole = match text.rfind('\n') {
+            Some(end) => &text[..=end],
+            None => "",
+        };
         let mut kept = String::new();
-        for line in BufReader::new(file).lines() {
-            let line = line.map_err(io_err(path))?;
-            if is_header(&line) || iteration_of(&line).is_some_and(|i| i <= iteration) {
-                kept.push_str(&line);
+        for line in whole.lines() {
+            if is_header(line) || iteration_of(line).is_some_and(|i| i <= iteration) {
+                kept.push_str(line);
                 kept.push('\n');
             }
         }

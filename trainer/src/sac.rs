@@ -136,6 +136,11 @@ impl Sac {
         })
     }
 
+    /// A fresh stream for replay sampling (a resumed run).
+    pub fn reseed(&mut self, seed: u64) {
+        self.rng = Pcg64Mcg::seed_from_u64(seed);
+    }
+
     pub fn metadata(&self) -> &ModelMetadata {
         &self.meta
     }
@@ -191,7 +196,13 @@ impl Sac {
                     // The next observation is the next step's, or the one after the rollout.
                     // After an episode ends it belongs to the next episode, but `done` masks it.
                     let (next, at) = if t + 1 < r.steps { (&r.obs, i + r.envs) } else { (&r.last_obs, e) };
-                    buffer.push((&r.obs, i), (next, at), r.actions[i], r.rewards[i], r.dones[i]);
+                    if r.truncated.get(i).copied().unwrap_or(false) {
+                        // Cut by the step limit: bootstrap, from this state (its true successor
+                        // was replaced by the reset).
+                        buffer.push((&r.obs, i), (&r.obs, i), r.actions[i], r.rewards[i], false);
+                    } else {
+                        buffer.push((&r.obs, i), (next, at), r.actions[i], r.rewards[i], r.dones[i]);
+                    }
                     stats.transitions += 1;
                 }
             }
@@ -227,19 +238,19 @@ impl Sac {
         let gamma = self.h.discount_factor;
 
         let target = tch::no_grad(|| {
-            let (next_a, next_logp) = self.actor.sample(&next_obs);
-            let q_next = self.q_target[0].forward(&next_obs, &next_a).minimum(&self.q_target[1].forward(&next_obs, &next_a));
+            let (next_a, next_logp) = self.actor.sample(&next_obs, false);
+            let q_next = self.q_target[0].forward(&next_obs, &next_a, false).minimum(&self.q_target[1].forward(&next_obs, &next_a, false));
             &rewards + (1.0 - &dones) * gamma * (q_next - &alpha * next_logp)
         });
-        let q_loss = (self.q[0].forward(&obs, &actions) - &target).pow_tensor_scalar(2).mean(Kind::Float)
-            + (self.q[1].forward(&obs, &actions) - &target).pow_tensor_scalar(2).mean(Kind::Float);
+        let q_loss = (self.q[0].forward(&obs, &actions, true) - &target).pow_tensor_scalar(2).mean(Kind::Float)
+            + (self.q[1].forward(&obs, &actions, true) - &target).pow_tensor_scalar(2).mean(Kind::Float);
         self.critic_opt.zero_grad();
         q_loss.backward();
         self.critic_opt.clip_grad_norm(self.h.max_grad_norm.max(10.0));
         self.critic_opt.step();
 
-        let (a, logp) = self.actor.sample(&obs);
-        let q_pi = self.q[0].forward(&obs, &a).minimum(&self.q[1].forward(&obs, &a));
+        let (a, logp) = self.actor.sample(&obs, true);
+        let q_pi = self.q[0].forward(&obs, &a, false).minimum(&self.q[1].forward(&obs, &a, false));
         let actor_loss = (&alpha * &logp - q_pi).mean(Kind::Float);
         self.actor_opt.zero_grad();
         actor_loss.backward();
