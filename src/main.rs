@@ -2,6 +2,7 @@
 //! call the library, print.
 
 mod bench;
+mod export;
 mod learn;
 
 use std::path::PathBuf;
@@ -33,6 +34,8 @@ enum Command {
     Train(learn::TrainArgs),
     /// Drive evaluation laps with a trained model, as DeepRacer's evaluation does.
     Eval(learn::EvalArgs),
+    /// Write a trained model for use elsewhere: Paddock's format or DeepRacer's layout.
+    Export(export::ExportArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -148,6 +151,7 @@ fn main() -> Result<()> {
         }
         Command::Train(args) => learn::train_cmd(&args),
         Command::Eval(args) => learn::eval_cmd(&args),
+        Command::Export(args) => export::export(&args),
         Command::Bench(BenchCommand::Sim(args)) => bench::sim(&args),
         Command::Bench(BenchCommand::Train(args)) => bench::train(&args),
     }

@@ -202,3 +202,57 @@ fn bad_input_is_refused_before_any_work() {
     assert!(!o.status.success() && text(&o).contains("future.safetensors"), "{}", text(&o));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn export_writes_both_layouts_and_configs_take_deepracer_action_spaces() {
+    let dir = temp_dir("export");
+    // A DeepRacer model_metadata.json, as the console writes it (with index keys).
+    std::fs::write(
+        dir.join("model_metadata.json"),
+        r#"{"action_space": [{"steering_angle": -20, "speed": 1.0, "index": 0},
+            {"steering_angle": 0, "speed": 2.0, "index": 1}, {"steering_angle": 20, "speed": 1.0, "index": 2}],
+            "sensor": ["FRONT_FACING_CAMERA"], "neural_network": "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW",
+            "training_algorithm": "clipped_ppo", "action_space_type": "discrete", "version": "5"}"#,
+    )
+    .unwrap();
+    let config = dir.join("camera.toml");
+    std::fs::write(
+        &config,
+        "track = \"oval\"\naction_space_from = \"model_metadata.json\"\n[env]\nobservation = \"camera\"\n\
+         [hyperparameters]\nbatch_size = 32\nnum_epochs = 1\nnum_episodes_between_training = 1\nmax_steps_per_iteration = 16\n\
+         [workers]\ncount = 1\nenvs_per_worker = 2\n[stop]\niterations = 1\n",
+    )
+    .unwrap();
+    let run = dir.join("run");
+    let o = paddock(&["train", "--config", config.to_str().unwrap(), "--out", run.to_str().unwrap(), "--quiet"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let resolved = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert_eq!(resolved.matches("[[env.action_space]]").count(), 3, "the imported action space is written out:\n{resolved}");
+    assert!(!resolved.contains("action_space_from"));
+
+    let out = dir.join("deepracer");
+    let o = paddock(&["export", run.to_str().unwrap(), "--out", out.to_str().unwrap(), "--format", "deepracer"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let md: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("model_metadata.json")).unwrap()).unwrap();
+    assert_eq!(md["neural_network"], "DEEP_CONVOLUTIONAL_NETWORK_SHALLOW");
+    assert_eq!(md["sensor"][0], "FRONT_FACING_CAMERA");
+    assert_eq!(md["action_space"][1]["speed"], 2.0);
+    assert_eq!(md["action_space"][2]["index"], 2);
+    assert_eq!(std::fs::read(out.join("model.safetensors")).unwrap(), std::fs::read(run.join("model.safetensors")).unwrap());
+
+    let portable = dir.join("portable");
+    let o = paddock(&["export", run.to_str().unwrap(), "--out", portable.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(portable.join("model.json")).unwrap()).unwrap();
+    assert_eq!(meta["format"], "paddock-policy");
+    assert_eq!(meta["network"]["type"], "shallow");
+
+    // A corrupt model is refused and nothing is written.
+    let broken = dir.join("broken.safetensors");
+    std::fs::write(&broken, b"not a model").unwrap();
+    let nowhere = dir.join("nowhere");
+    let o = paddock(&["export", broken.to_str().unwrap(), "--out", nowhere.to_str().unwrap(), "--format", "deepracer"]);
+    assert!(!o.status.success() && text(&o).contains("broken.safetensors"), "{}", text(&o));
+    assert!(!nowhere.exists());
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -9,11 +9,13 @@
 //!   layers that both this crate and the trainer (tch) build from, with the tensor names and shapes.
 //! - [`model`]: the metadata, loading with full validation, and atomic saving.
 //! - [`inference`]: [`Policy`], the forward pass on ndarray, batched (workers) or one frame (the car).
+//! - [`deepracer`]: DeepRacer's `model_metadata.json`, written and read.
 //! - [`distribution`]: turning the network's outputs into actions: greedy, or sampled with the
 //!   log-probability the trainer needs.
 //!
 //! No libtorch here: workers, evaluation and the car all run this crate.
 
+pub mod deepracer;
 pub mod distribution;
 pub mod inference;
 pub mod model;

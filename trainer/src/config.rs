@@ -44,6 +44,9 @@ pub struct RunConfig {
     pub seed: u64,
     pub algorithm: Algorithm,
     pub env: EnvConfig,
+    /// A DeepRacer `model_metadata.json` whose action space replaces `[env] action_space`
+    /// (relative to the config file). The resolved config holds the action space itself.
+    pub action_space_from: Option<std::path::PathBuf>,
     /// The network body; `None` picks the sensor's default.
     pub network: Option<Network>,
     pub hyperparameters: Hyperparameters,
@@ -192,6 +195,7 @@ impl Default for RunConfig {
             seed: 0,
             algorithm: Algorithm::ClippedPpo,
             env: EnvConfig::default(),
+            action_space_from: None,
             network: None,
             hyperparameters: Hyperparameters::default(),
             workers: WorkerConfig::default(),
@@ -204,14 +208,29 @@ impl RunConfig {
     /// Reads and checks a TOML config.
     pub fn from_toml_file(path: &Path) -> Result<RunConfig, TrainError> {
         let text = std::fs::read_to_string(path).map_err(|e| TrainError::Config(format!("cannot read {}: {e}", path.display())))?;
-        Self::from_toml_str(&text).map_err(|e| match e {
+        let named = |e: TrainError| match e {
             TrainError::Config(m) => TrainError::Config(format!("{}: {m}", path.display())),
             other => other,
-        })
+        };
+        let mut config: RunConfig = toml::from_str(&text).map_err(|e| named(TrainError::Config(e.to_string())))?;
+        if let Some(file) = config.action_space_from.take() {
+            let file = path.parent().unwrap_or(Path::new(".")).join(file);
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| named(TrainError::Config(format!("action_space_from: cannot read {}: {e}", file.display()))))?;
+            config.env.action_space = paddock_policy::deepracer::action_space_from_model_metadata(&text, &file.display().to_string())
+                .map_err(|e| named(TrainError::Config(format!("action_space_from: {e}"))))?;
+        }
+        config.validate().map_err(named)?;
+        Ok(config)
     }
 
+    /// Reads and checks a TOML config held in memory (`action_space_from` needs a file: use
+    /// [`RunConfig::from_toml_file`]).
     pub fn from_toml_str(text: &str) -> Result<RunConfig, TrainError> {
         let config: RunConfig = toml::from_str(text).map_err(|e| TrainError::Config(e.to_string()))?;
+        if config.action_space_from.is_some() {
+            return Err(TrainError::Config("action_space_from is relative to a config file; read the config from its file".into()));
+        }
         config.validate()?;
         Ok(config)
     }
