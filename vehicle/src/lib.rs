@@ -9,6 +9,7 @@
 //! Axes: x forward, y left, z up; the car origin is on the ground midway between the axles.
 
 pub mod action;
+pub mod calibration;
 
 use serde::{Deserialize, Serialize};
 
