@@ -9,12 +9,14 @@
 //!   layers that both this crate and the trainer (tch) build from, with the tensor names and shapes.
 //! - [`model`]: the metadata, loading with full validation, and atomic saving.
 //! - [`inference`]: [`Policy`], the forward pass on ndarray, batched (workers) or one frame (the car).
+//! - [`camera`]: a camera's frames (VGA colour, YUYV...) to the 160x120 grayscale observation.
 //! - [`deepracer`]: DeepRacer's `model_metadata.json`, written and read.
 //! - [`distribution`]: turning the network's outputs into actions: greedy, or sampled with the
 //!   log-probability the trainer needs.
 //!
 //! No libtorch here: workers, evaluation and the car all run this crate.
 
+pub mod camera;
 pub mod deepracer;
 pub mod distribution;
 pub mod inference;
