@@ -208,28 +208,30 @@ impl RunConfig {
     /// Reads and checks a TOML config.
     pub fn from_toml_file(path: &Path) -> Result<RunConfig, TrainError> {
         let text = std::fs::read_to_string(path).map_err(|e| TrainError::Config(format!("cannot read {}: {e}", path.display())))?;
-        let named = |e: TrainError| match e {
+        Self::parse(&text, Some(path)).map_err(|e| match e {
             TrainError::Config(m) => TrainError::Config(format!("{}: {m}", path.display())),
             other => other,
-        };
-        let mut config: RunConfig = toml::from_str(&text).map_err(|e| named(TrainError::Config(e.to_string())))?;
-        if let Some(file) = config.action_space_from.take() {
-            let file = path.parent().unwrap_or(Path::new(".")).join(file);
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| named(TrainError::Config(format!("action_space_from: cannot read {}: {e}", file.display()))))?;
-            config.env.action_space = paddock_policy::deepracer::action_space_from_model_metadata(&text, &file.display().to_string())
-                .map_err(|e| named(TrainError::Config(format!("action_space_from: {e}"))))?;
-        }
-        config.validate().map_err(named)?;
-        Ok(config)
+        })
     }
 
     /// Reads and checks a TOML config held in memory (`action_space_from` needs a file: use
     /// [`RunConfig::from_toml_file`]).
     pub fn from_toml_str(text: &str) -> Result<RunConfig, TrainError> {
-        let config: RunConfig = toml::from_str(text).map_err(|e| TrainError::Config(e.to_string()))?;
-        if config.action_space_from.is_some() {
-            return Err(TrainError::Config("action_space_from is relative to a config file; read the config from its file".into()));
+        Self::parse(text, None)
+    }
+
+    /// Parses, resolves `action_space_from` against the config file's folder, and validates.
+    fn parse(text: &str, file: Option<&Path>) -> Result<RunConfig, TrainError> {
+        let mut config: RunConfig = toml::from_str(text).map_err(|e| TrainError::Config(e.to_string()))?;
+        if let Some(metadata) = config.action_space_from.take() {
+            let Some(file) = file else {
+                return Err(TrainError::Config("action_space_from is relative to a config file; read the config from its file".into()));
+            };
+            let metadata = file.parent().unwrap_or(Path::new(".")).join(metadata);
+            let text = std::fs::read_to_string(&metadata)
+                .map_err(|e| TrainError::Config(format!("action_space_from: cannot read {}: {e}", metadata.display())))?;
+            config.env.action_space = paddock_policy::deepracer::action_space_from_model_metadata(&text, &metadata.display().to_string())
+                .map_err(|e| TrainError::Config(format!("action_space_from: {e}")))?;
         }
         config.validate()?;
         Ok(config)

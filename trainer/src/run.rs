@@ -70,6 +70,16 @@ struct RunState {
     finished: Option<String>,
 }
 
+impl RunState {
+    /// Records the run's progress in a model's training info.
+    fn stamp(&self, info: &mut TrainingInfo) {
+        info.iterations = self.iteration;
+        info.env_steps = self.env_steps;
+        info.episodes = self.episodes;
+        info.wall_time_s = self.wall_time_s;
+    }
+}
+
 enum Learner {
     Ppo(Box<Ppo>),
     Sac(Box<Sac>),
@@ -269,10 +279,7 @@ pub fn train(config: RunConfig, options: &TrainOptions) -> Result<TrainSummary, 
             break;
         }
         let iteration = state.iteration + 1;
-        meta.training.iterations = state.iteration;
-        meta.training.env_steps = state.env_steps;
-        meta.training.episodes = state.episodes;
-        meta.training.wall_time_s = state.wall_time_s;
+        state.stamp(&mut meta.training);
         let model_bytes = Arc::new(model::to_bytes(&meta, &learner.export())?);
         let t0 = Instant::now();
         workers.publish(iteration, model_bytes.clone())?;
@@ -348,10 +355,7 @@ pub fn train(config: RunConfig, options: &TrainOptions) -> Result<TrainSummary, 
         writeln!(metrics, "{line}").map_err(io_err(&metrics_path))?;
         metrics.flush().map_err(io_err(&metrics_path))?;
 
-        meta.training.iterations = state.iteration;
-        meta.training.env_steps = state.env_steps;
-        meta.training.episodes = state.episodes;
-        meta.training.wall_time_s = state.wall_time_s;
+        state.stamp(&mut meta.training);
         if passed {
             state.finished = Some(format!("a greedy evaluation drove {} clean laps in a row", stop.eval_laps));
         }

@@ -36,13 +36,17 @@ impl ReplayBuffer {
         let l = self.obs_len;
         let full = self.len() == self.capacity;
         let slot = if full { self.cursor } else { self.len() };
-        let copy = |dst: &mut ObsData, src: &ObsData, at: usize| match (dst, src) {
-            (ObsData::U8(d), ObsData::U8(s)) => {
-                if full { d[slot * l..(slot + 1) * l].copy_from_slice(&s[at * l..(at + 1) * l]) } else { d.extend_from_slice(&s[at * l..(at + 1) * l]) }
+        // Overwrite the oldest slot once full, else append.
+        fn put<T: Copy>(d: &mut Vec<T>, row: &[T], slot: Option<usize>) {
+            match slot {
+                Some(i) => d[i * row.len()..(i + 1) * row.len()].copy_from_slice(row),
+                None => d.extend_from_slice(row),
             }
-            (ObsData::F32(d), ObsData::F32(s)) => {
-                if full { d[slot * l..(slot + 1) * l].copy_from_slice(&s[at * l..(at + 1) * l]) } else { d.extend_from_slice(&s[at * l..(at + 1) * l]) }
-            }
+        }
+        let at = full.then_some(slot);
+        let copy = |dst: &mut ObsData, src: &ObsData, i: usize| match (dst, src) {
+            (ObsData::U8(d), ObsData::U8(s)) => put(d, &s[i * l..(i + 1) * l], at),
+            (ObsData::F32(d), ObsData::F32(s)) => put(d, &s[i * l..(i + 1) * l], at),
             _ => unreachable!("one observation type per run"),
         };
         copy(&mut self.obs, obs, o);
