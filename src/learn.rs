@@ -5,9 +5,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use paddock_policy::Policy;
-use paddock_trainer::eval::{evaluate, write_camera_gif, write_top_down_png, EvalOptions, EvalReport};
+use paddock_trainer::eval::{evaluate, evaluate_driver, write_camera_gif, write_top_down_png, EvalOptions, EvalReport};
 use paddock_trainer::run::resolve_model_path;
-use paddock_trainer::{train, RunConfig, TrainOptions};
+use paddock_trainer::{train, RunConfig, TrainError, TrainOptions};
+use paddock_vehicle::CarSpec;
+
+use crate::car_loop::CarLoop;
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -89,6 +92,10 @@ pub struct EvalArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Drive through this `paddock-car` binary instead: it gets the camera frames the simulator
+    /// renders and its PWM output steers the simulated car.
+    #[arg(long, value_name = "PADDOCK_CAR")]
+    through_car: Option<PathBuf>,
 }
 
 pub fn eval_cmd(args: &EvalArgs) -> Result<()> {
@@ -111,7 +118,33 @@ pub fn eval_cmd(args: &EvalArgs) -> Result<()> {
         env: run_config.map(|c| c.env),
         ..Default::default()
     };
-    let report = evaluate(&policy, track.clone(), &track_name, &options).with_context(|| format!("evaluating {}", model_path.display()))?;
+    let report = match &args.through_car {
+        None => evaluate(&policy, track.clone(), &track_name, &options),
+        Some(binary) => {
+            let car = options.env.as_ref().map(|e| e.car.clone()).unwrap_or_else(CarSpec::deepracer);
+            let mut car_loop = CarLoop::start(binary, &model_path, policy.metadata(), &car)?;
+            let mut failure = None;
+            let report = evaluate_driver(policy.metadata(), CarLoop::action_space(&car), track.clone(), &track_name, &options, |env| {
+                car_loop.act(env).map_err(|e| {
+                    let message = format!("{e:#}");
+                    failure = Some(e);
+                    TrainError::Model(message)
+                })
+            });
+            if let Some(e) = failure {
+                return Err(e.context("driving through paddock-car"));
+            }
+            let latencies = std::mem::take(&mut car_loop.latencies_ms);
+            car_loop.finish()?;
+            if !args.json {
+                let mean = latencies.iter().sum::<f64>() / latencies.len().max(1) as f64;
+                let max = latencies.iter().cloned().fold(0.0, f64::max);
+                println!("Through {}: {} frames, frame in to pulse out {mean:.2} ms mean, {max:.2} ms max", binary.display(), latencies.len());
+            }
+            report
+        }
+    }
+    .with_context(|| format!("evaluating {}", model_path.display()))?;
     if let Some(png) = &args.png {
         write_top_down_png(&report, &track, png)?;
     }

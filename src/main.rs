@@ -2,6 +2,7 @@
 //! call the library, print.
 
 mod bench;
+mod car_loop;
 mod export;
 mod learn;
 

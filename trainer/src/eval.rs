@@ -9,7 +9,8 @@ use std::sync::Arc;
 use glam::Vec2;
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, Frame, RgbaImage};
-use paddock_policy::{Observations, Policy, Sensor};
+use paddock_policy::{ModelMetadata, Observations, Policy, Sensor};
+use paddock_vehicle::action::{Action, ActionSpace};
 use paddock_sim::env::ObsMut;
 use paddock_sim::sensors::Camera;
 use paddock_sim::{builtin_reward, lap_limits, Env, EnvConfig, EpisodeStatus, ObservationKind, Start, TrackScene};
@@ -88,10 +89,34 @@ fn observation_kind(sensor: Sensor) -> ObservationKind {
 /// Drives `options.laps` evaluation laps of `track` (called `track_name` in the report) with `policy`.
 pub fn evaluate(policy: &Policy, track: Track, track_name: &str, options: &EvalOptions) -> Result<EvalReport, TrainError> {
     let meta = policy.metadata();
+    let image = meta.observation.sensor.is_image();
+    let (mut obs_u8, mut obs_f32) = (vec![0u8; policy.input_len()], vec![0f32; policy.input_len()]);
+    evaluate_driver(meta, meta.action_space.clone(), track, track_name, options, |env| {
+        Ok(if image {
+            env.observe(ObsMut::U8(&mut obs_u8))?;
+            policy.act_greedy(Observations::U8(&obs_u8))?
+        } else {
+            env.observe(ObsMut::F32(&mut obs_f32))?;
+            policy.act_greedy(Observations::F32(&obs_f32))?
+        })
+    })
+}
+
+/// The same laps with any driver: `act` sees the environment (the car's pose, its sensors)
+/// and returns an action in `action_space`. The car binary drives the simulator this way,
+/// through rendered frames and the pulses it writes (`paddock eval --through-car`).
+pub fn evaluate_driver(
+    meta: &ModelMetadata,
+    action_space: ActionSpace,
+    track: Track,
+    track_name: &str,
+    options: &EvalOptions,
+    mut act: impl FnMut(&Env) -> Result<Action, TrainError>,
+) -> Result<EvalReport, TrainError> {
     // Laps start on the centre line, as DeepRacer's evaluation does; the lap check here ends them.
     let config = EnvConfig {
         observation: observation_kind(meta.observation.sensor),
-        action_space: meta.action_space.clone(),
+        action_space,
         max_steps: u32::MAX,
         start_jitter_m: 0.0,
         ..options.env.clone().unwrap_or_default()
@@ -114,7 +139,6 @@ pub fn evaluate(policy: &Policy, track: Track, track_name: &str, options: &EvalO
     let frame_size = (car.camera.width_px, car.camera.height_px);
     let mut frame = vec![0u8; (frame_size.0 * frame_size.1) as usize];
     let mut frames = Vec::new();
-    let (mut obs_u8, mut obs_f32) = (vec![0u8; policy.input_len()], vec![0f32; policy.input_len()]);
     let dt = 1.0 / paddock_sim::env::CONTROL_HZ as f64;
     let mut laps = Vec::new();
     let mut step_count = 0usize;
@@ -123,14 +147,7 @@ pub fn evaluate(policy: &Policy, track: Track, track_name: &str, options: &EvalO
         let mut result = LapResult { lap: lap + 1, completed: false, time_s: 0.0, driving_time_s: 0.0, off_tracks: 0, progress: 0.0, path: Vec::new() };
         env.reset(options.seed.wrapping_add(lap as u64), Start::At { progress: 0.0, lateral_m: 0.0, heading_offset_rad: 0.0 });
         loop {
-            let action = if meta.observation.sensor.is_image() {
-                env.observe(ObsMut::U8(&mut obs_u8))?;
-                policy.act_greedy(Observations::U8(&obs_u8))?
-            } else {
-                env.observe(ObsMut::F32(&mut obs_f32))?;
-                policy.act_greedy(Observations::F32(&obs_f32))?
-            };
-            let step = env.step(action)?;
+            let step = env.step(act(&env)?)?;
             result.driving_time_s += dt;
             step_count += 1;
             let pose = env.pose();

@@ -46,6 +46,15 @@ impl Channel {
         (mid + c * span).round() as u32
     }
 
+    /// The normalised command a pulse stands for: the inverse of [`Channel::pulse_us`], for
+    /// reading back what a car was told (simulating a car, replaying a recording).
+    pub fn command(&self, pulse_us: u32) -> f32 {
+        let p = pulse_us as f32;
+        let mid = self.mid_us as f32;
+        let c = if p >= mid { (p - mid) / (self.max_us as f32 - mid) } else { (p - mid) / (mid - self.min_us as f32) };
+        c.clamp(-1.0, 1.0) * self.polarity as f32
+    }
+
     fn validate(&self, name: &str) -> Result<(), CalibrationError> {
         let bad = |m: String| Err(CalibrationError::Invalid(format!("{name}: {m}")));
         if !(self.min_us < self.mid_us && self.mid_us < self.max_us) {
@@ -100,6 +109,13 @@ impl Calibration {
         Pulses { steering_us: self.steering.mid_us, throttle_us: self.throttle.mid_us }
     }
 
+    /// The steering angle (degrees, positive left) and speed (m/s) that pulses command: the
+    /// inverse of [`Calibration::pulses`] up to the rounding to whole microseconds.
+    pub fn commands(&self, pulses: Pulses, max_steering_deg: f32) -> (f32, f32) {
+        let speed = self.throttle.command(pulses.throttle_us).max(0.0) * self.max_speed_mps;
+        (self.steering.command(pulses.steering_us) * max_steering_deg, speed)
+    }
+
     /// Pulses for a steering angle (degrees, positive left, as the action spaces) out of the
     /// car's largest, and a speed (m/s, forward), capped at `speed_cap_mps`.
     pub fn pulses(&self, steering_deg: f32, max_steering_deg: f32, speed_mps: f32, speed_cap_mps: f32) -> Pulses {
@@ -132,6 +148,17 @@ mod tests {
         assert_eq!(c.pulses(0.0, 30.0, 4.0, 1.0).throttle_us, 1555, "the speed cap holds");
         assert_eq!(c.pulses(90.0, 30.0, -3.0, 4.0), Pulses { steering_us: 1100, throttle_us: 1500 }, "out of range clamps; no reverse");
         assert_eq!(c.neutral(), Pulses { steering_us: 1480, throttle_us: 1500 });
+    }
+
+    #[test]
+    fn pulses_read_back_as_the_commands_that_made_them() {
+        let c = Calibration::from_json_str(FILE, "cal.json").unwrap();
+        for (steer, speed) in [(30.0, 0.0), (-30.0, 4.0), (12.5, 1.3), (-7.0, 2.2), (0.0, 0.5)] {
+            let (s, v) = c.commands(c.pulses(steer, 30.0, speed, 4.0), 30.0);
+            // One microsecond is 0.07 degrees of steering and 0.018 m/s here.
+            assert!((s - steer).abs() < 0.08 && (v - speed).abs() < 0.02, "{steer} {speed} -> {s} {v}");
+        }
+        assert_eq!(c.commands(c.neutral(), 30.0), (0.0, 0.0));
     }
 
     #[test]
