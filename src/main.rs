@@ -35,7 +35,7 @@ enum Command {
     Train(learn::TrainArgs),
     /// Drive evaluation laps with a trained model, as DeepRacer's evaluation does.
     Eval(learn::EvalArgs),
-    /// Write a trained model for use elsewhere: Paddock's format or DeepRacer's layout.
+    /// Write a trained model for use elsewhere: Paddock's format, DeepRacer's layout or ONNX.
     Export(export::ExportArgs),
     /// Benchmarks.
     #[command(subcommand)]

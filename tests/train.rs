@@ -247,6 +247,17 @@ fn export_writes_both_layouts_and_configs_take_deepracer_action_spaces() {
     assert_eq!(meta["format"], "paddock-policy");
     assert_eq!(meta["network"]["type"], "shallow");
 
+    // ONNX (the graph itself is checked against the policy in paddock-policy's tests).
+    let onnx_dir = dir.join("onnx");
+    let o = paddock(&["export", run.to_str().unwrap(), "--out", onnx_dir.to_str().unwrap(), "--format", "onnx"]);
+    assert!(o.status.success() && text(&o).contains("ONNX opset 13"), "{}", text(&o));
+    let onnx = std::fs::read(onnx_dir.join("model.onnx")).unwrap();
+    assert_eq!(onnx[..2], [0x08, 7], "a ModelProto starts with ir_version 7");
+    assert!(onnx.windows(7).any(|w| w == b"paddock"));
+    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(onnx_dir.join("model.json")).unwrap()).unwrap();
+    assert_eq!(meta["network"]["type"], "shallow");
+    assert!(!onnx_dir.join("model.safetensors").exists() && !onnx_dir.join("model.tmp").exists());
+
     // A corrupt model is refused and nothing is written.
     let broken = dir.join("broken.safetensors");
     std::fs::write(&broken, b"not a model").unwrap();

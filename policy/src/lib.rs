@@ -13,6 +13,7 @@
 //! - [`deepracer`]: DeepRacer's `model_metadata.json`, written and read.
 //! - [`distribution`]: turning the network's outputs into actions: greedy, or sampled with the
 //!   log-probability the trainer needs.
+//! - [`onnx`]: a model as ONNX (opset 13), preprocessing included, for runtimes outside Paddock.
 //!
 //! No libtorch here: workers, evaluation and the car all run this crate.
 
@@ -22,6 +23,7 @@ pub mod distribution;
 pub mod inference;
 pub mod model;
 pub mod network;
+pub mod onnx;
 
 pub use distribution::{ActionSample, Head};
 pub use inference::{Observations, Policy};
