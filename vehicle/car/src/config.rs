@@ -248,4 +248,16 @@ mod tests {
         let e = CarConfig::parse(&format!("top_speed = 2\n{text}"), "car.toml", Path::new(".")).unwrap_err().to_string();
         assert!(e.contains("top_speed"), "{e}");
     }
+
+    #[test]
+    fn the_example_configs_parse() {
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let c = CarConfig::load(&examples.join("car-deepracer.toml")).unwrap();
+        assert!(matches!(c.output, OutputConfig::SysfsPwm { steering_channel: 1, throttle_channel: 0, .. }));
+        let c = CarConfig::load(&examples.join("car-donkey.toml")).unwrap();
+        assert!(matches!(c.output, OutputConfig::Pca9685 { address: 0x40, .. }));
+        assert_eq!(c.camera.format, FrameFormat::Rgb);
+        let text = std::fs::read_to_string(examples.join("calibration.json")).unwrap();
+        paddock_vehicle::calibration::Calibration::from_json_str(&text, "calibration.json").unwrap();
+    }
 }
