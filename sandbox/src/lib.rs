@@ -6,11 +6,17 @@
 //! so a worker can live in a thread ([`LocalWorkers`]), a sandboxed process, a microVM or
 //! another host without the trainer noticing.
 
+pub mod grpc;
+pub mod isolate;
 pub mod local;
 pub mod rollout;
+pub mod seccomp;
+pub mod server;
+pub mod wire;
 
 use std::sync::Arc;
 
+pub use grpc::{Endpoint, GrpcWorkers};
 pub use local::LocalWorkers;
 pub use rollout::{EpisodeRecord, Mode, ObsData, Rollout, RolloutRequest, RolloutWorker, TraceRow, WorkerSpec};
 
@@ -24,6 +30,10 @@ pub trait Workers: Send {
     fn len(&self) -> usize;
     fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+    /// Faults recovered from since the last call (a worker restarted, work redone), for the logs.
+    fn take_incidents(&mut self) -> Vec<String> {
+        Vec::new()
     }
 }
 

@@ -172,6 +172,11 @@ impl RolloutWorker {
         })
     }
 
+    /// Values in one observation.
+    pub fn obs_len(&self) -> usize {
+        self.envs.obs_len()
+    }
+
     /// Loads a published model, refusing one that does not fit these envs.
     pub fn set_policy(&mut self, version: u64, model: &[u8]) -> Result<(), WorkerError> {
         let refuse = |message: String| WorkerError::Model { worker: self.id, version, message };

@@ -18,6 +18,7 @@
 //! batch_size = 64
 //!
 //! [workers]
+//! backend = "local"               # or "process" (sandboxed children), "remote"
 //! count = 2
 //! envs_per_worker = 8
 //!
@@ -25,7 +26,7 @@
 //! wall_time_minutes = 5.0
 //! ```
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use paddock_policy::Network;
 use paddock_sim::{EnvConfig, ObservationKind};
@@ -156,14 +157,45 @@ impl Default for Hyperparameters {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WorkerConfig {
-    /// Worker threads.
+    /// `local` (threads in the trainer), `process` (a `paddock-worker` child each, sandboxed by
+    /// default) or `remote` (`paddock-worker serve --listen` on the hosts in `remote`).
+    pub backend: WorkerBackend,
+    /// Workers (for `remote`, the number of addresses).
     pub count: usize,
     pub envs_per_worker: usize,
+    /// `process`: run each worker in the process sandbox (namespaces, seccomp, limits).
+    pub sandbox: bool,
+    /// `process`: the worker binary (default: `paddock-worker` beside the running program).
+    pub binary: Option<PathBuf>,
+    /// `remote`: `host:port` of each worker.
+    pub remote: Vec<String>,
+    /// `remote`: the environment variable holding the workers' shared token.
+    pub token_env: String,
+    /// A worker that takes longer than this for one request is replaced and its work redone.
+    pub deadline_s: f64,
+}
+
+/// See [`WorkerConfig::backend`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerBackend {
+    Local,
+    Process,
+    Remote,
 }
 
 impl Default for WorkerConfig {
     fn default() -> Self {
-        WorkerConfig { count: 2, envs_per_worker: 8 }
+        WorkerConfig {
+            backend: WorkerBackend::Local,
+            count: 2,
+            envs_per_worker: 8,
+            sandbox: true,
+            binary: None,
+            remote: Vec::new(),
+            token_env: "PADDOCK_WORKER_TOKEN".into(),
+            deadline_s: 300.0,
+        }
     }
 }
 
@@ -281,6 +313,16 @@ impl RunConfig {
         in_range("sac_updates_per_step", h.sac_updates_per_step, 0.01, 16.0)?;
         in_range("max_steps_per_iteration", h.max_steps_per_iteration as f64, 16.0, 100_000.0)?;
         in_range("workers.count", self.workers.count as f64, 1.0, 256.0)?;
+        if !(self.workers.deadline_s.is_finite() && (1.0..=86_400.0).contains(&self.workers.deadline_s)) {
+            return Err(TrainError::Config(format!("workers.deadline_s = {} is outside 1..=86400", self.workers.deadline_s)));
+        }
+        if self.workers.backend == WorkerBackend::Remote && self.workers.remote.len() != self.workers.count {
+            return Err(TrainError::Config(format!(
+                "workers.remote lists {} addresses for workers.count = {}",
+                self.workers.remote.len(),
+                self.workers.count
+            )));
+        }
         in_range("workers.envs_per_worker", self.workers.envs_per_worker as f64, 1.0, 1024.0)?;
         if self.algorithm == Algorithm::Sac && self.env.action_space.is_discrete() {
             return bad("algorithm = \"sac\" needs a continuous action space (DeepRacer's rule too)".into());

@@ -18,12 +18,12 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use paddock_policy::model::{self, ModelMetadata, ObservationSpec, Preprocessing, Sensor, Tensors, TrainingInfo};
 use paddock_policy::{Head, Policy};
-use paddock_sandbox::{LocalWorkers, Mode, Rollout, RolloutRequest, WorkerSpec, Workers};
+use paddock_sandbox::{Endpoint, GrpcWorkers, LocalWorkers, Mode, Rollout, RolloutRequest, WorkerSpec, Workers};
 use paddock_sim::{EpisodeStatus, ObservationKind};
 use paddock_tracks::Track;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Algorithm, RunConfig};
+use crate::config::{Algorithm, RunConfig, WorkerBackend, WorkerConfig};
 use crate::eval::{evaluate, EvalOptions, EvalReport};
 use crate::ppo::Ppo;
 use crate::sac::Sac;
@@ -247,7 +247,7 @@ pub fn train(config: RunConfig, options: &TrainOptions) -> Result<TrainSummary, 
         // A resumed run continues with fresh episodes rather than replaying old ones.
         seed: paddock_sim::vec_env::split_seed(config.seed, state.iteration),
     };
-    let mut workers = LocalWorkers::new(&spec, config.workers.count)?;
+    let mut workers = start_workers(&config.workers, &spec)?;
 
     let metrics_path = dir.join("metrics.jsonl");
     let mut metrics = BufWriter::new(OpenOptions::new().create(true).append(true).open(&metrics_path).map_err(io_err(&metrics_path))?);
@@ -291,6 +291,10 @@ pub fn train(config: RunConfig, options: &TrainOptions) -> Result<TrainSummary, 
             trace: true,
         })?;
         let rollout_s = t0.elapsed().as_secs_f64();
+        let incidents = workers.take_incidents();
+        for incident in &incidents {
+            eprintln!("iteration {iteration}: {incident}");
+        }
 
         let steps: usize = rollouts.iter().map(|r| r.steps * r.envs).sum();
         let episodes: Vec<_> = rollouts.iter().flat_map(|r| r.episodes.iter()).collect();
@@ -348,6 +352,7 @@ pub fn train(config: RunConfig, options: &TrainOptions) -> Result<TrainSummary, 
             "best_lap_s": state.best_lap_s,
             "iteration_best_lap_s": iteration_best,
             "train": stats,
+            "worker_incidents": incidents,
             "eval": eval.as_ref().map(|e| serde_json::json!({
                 "clean_laps_in_a_row": e.clean_laps_in_a_row, "completed_laps": e.completed_laps, "best_lap_s": e.best_lap_s,
             })),
@@ -522,6 +527,44 @@ fn truncate_logs(dir: &Path, iteration: u64) -> Result<(), TrainError> {
     Ok(())
 }
 
+/// The configured worker backend, started and set up.
+pub fn start_workers(config: &WorkerConfig, spec: &WorkerSpec) -> Result<Box<dyn Workers>, TrainError> {
+    let deadline = std::time::Duration::from_secs_f64(config.deadline_s);
+    Ok(match config.backend {
+        WorkerBackend::Local => Box::new(LocalWorkers::new(spec, config.count)?),
+        WorkerBackend::Process => {
+            let binary = match &config.binary {
+                Some(b) => b.clone(),
+                None => worker_binary()?,
+            };
+            let endpoints = (0..config.count).map(|_| Endpoint::Process { binary: binary.clone(), sandbox: config.sandbox, env: Vec::new() }).collect();
+            Box::new(GrpcWorkers::new(spec, endpoints, None, deadline)?)
+        }
+        WorkerBackend::Remote => {
+            let token = std::env::var(&config.token_env).ok();
+            let endpoints = config.remote.iter().map(|addr| Endpoint::Remote { addr: addr.clone() }).collect();
+            Box::new(GrpcWorkers::new(spec, endpoints, token.as_deref(), deadline)?)
+        }
+    })
+}
+
+/// `paddock-worker` beside the running program (or one folder up, for test binaries), or
+/// `PADDOCK_WORKER_BIN`.
+pub fn worker_binary() -> Result<PathBuf, TrainError> {
+    if let Some(b) = std::env::var_os("PADDOCK_WORKER_BIN") {
+        return Ok(PathBuf::from(b));
+    }
+    let exe = std::env::current_exe().map_err(|e| TrainError::Workers(format!("cannot locate this program: {e}")))?;
+    let dir = exe.parent().unwrap_or(Path::new("."));
+    [dir.join("paddock-worker"), dir.join("../paddock-worker")]
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| TrainError::Workers(format!(
+            "no paddock-worker beside {} (build it: cargo build --release -p paddock-sandbox; or set workers.binary)",
+            exe.display()
+        )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -632,3 +675,4 @@ mod tests {
         fs::remove_dir_all(&child_dir).ok();
     }
 }
+

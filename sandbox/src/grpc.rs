@@ -1,0 +1,386 @@
+//! Workers in other processes or on other hosts, over the gRPC protocol (`proto/worker.proto`).
+//!
+//! - [`Endpoint::Process`]: a `paddock-worker` child per worker, connected through a socket pair
+//!   (no path, no port: nothing else can reach it), optionally inside the process sandbox.
+//! - [`Endpoint::Remote`]: `paddock-worker serve --listen ADDR` on another host, over TCP with a
+//!   shared token.
+//!
+//! Faults: a worker that fails a request, sends a reply that doesn't check out, or misses the
+//! deadline is dropped (a child is killed) and started again (a remote one reconnected), set up
+//! and given the current policy; the rollout it owed is asked again. A rollout is accepted whole
+//! or not at all, so none is counted twice or lost. When a worker can't be brought back, a
+//! healthy one does its share and the dead one is retried at the next collect.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint as TonicEndpoint};
+use tonic::{Request, Status};
+
+use crate::rollout::{Rollout, RolloutRequest, WorkerSpec};
+use crate::wire::{self, pb, MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
+use crate::{WorkerError, Workers};
+
+/// Where a worker lives.
+#[derive(Debug, Clone)]
+pub enum Endpoint {
+    /// A child process running `binary serve --fd 3` (plus `--sandbox`).
+    Process { binary: PathBuf, sandbox: bool, env: Vec<(String, String)> },
+    /// `host:port` of a `paddock-worker serve --listen`.
+    Remote { addr: String },
+}
+
+/// Adds the shared token to every request.
+#[derive(Clone)]
+pub struct Token(Option<MetadataValue<Ascii>>);
+
+impl tonic::service::Interceptor for Token {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(t) = &self.0 {
+            request.metadata_mut().insert("authorization", t.clone());
+        }
+        Ok(request)
+    }
+}
+
+type Client = pb::worker_client::WorkerClient<InterceptedService<Channel, Token>>;
+
+struct Conn {
+    id: usize,
+    endpoint: Endpoint,
+    client: Option<Client>,
+    child: Option<Child>,
+    obs_len: usize,
+    /// Times this worker was (re)started; mixed into its seed so a restart doesn't replay episodes.
+    generation: u64,
+}
+
+/// Workers behind the gRPC protocol.
+pub struct GrpcWorkers {
+    rt: tokio::runtime::Runtime,
+    conns: Vec<Conn>,
+    spec: WorkerSpec,
+    token: Token,
+    current: Option<(u64, Arc<Vec<u8>>)>,
+    deadline: Duration,
+    /// What went wrong and was recovered from, for the logs.
+    pub incidents: Vec<String>,
+    /// How each worker is isolated, as it says.
+    pub isolation: Vec<String>,
+}
+
+impl GrpcWorkers {
+    /// Starts (or connects to) one worker per endpoint and sets them up; any failure here is an
+    /// error, before training starts. `deadline` bounds every request (a rollout included).
+    pub fn new(spec: &WorkerSpec, endpoints: Vec<Endpoint>, token: Option<&str>, deadline: Duration) -> Result<GrpcWorkers, WorkerError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .thread_name("paddock-grpc")
+            .build()
+            .map_err(|e| WorkerError::Setup { worker: 0, message: format!("async runtime: {e}") })?;
+        let token = match token {
+            Some(t) => Token(Some(format!("Bearer {t}").parse().map_err(|_| WorkerError::Setup { worker: 0, message: "the token must be printable ASCII".into() })?)),
+            None => Token(None),
+        };
+        let conns = endpoints.into_iter().enumerate().map(|(id, endpoint)| Conn { id, endpoint, client: None, child: None, obs_len: 0, generation: 0 }).collect();
+        let mut w = GrpcWorkers { rt, conns, spec: spec.clone(), token, current: None, deadline, incidents: Vec::new(), isolation: Vec::new() };
+        for i in 0..w.conns.len() {
+            let isolation = w.start(i)?;
+            w.isolation.push(isolation);
+        }
+        Ok(w)
+    }
+
+    /// (Re)starts worker `i`: spawn or connect, Hello, Setup, and the current policy.
+    fn start(&mut self, i: usize) -> Result<String, WorkerError> {
+        let id = self.conns[i].id;
+        let fail = |message: String| WorkerError::Setup { worker: id, message };
+        self.stop(i);
+        let conn = &mut self.conns[i];
+        let channel = match &conn.endpoint {
+            Endpoint::Process { binary, sandbox, env } => {
+                let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(|e| fail(e.to_string()))?;
+                let mut cmd = Command::new(binary);
+                cmd.args(["serve", "--fd", "3"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
+                if *sandbox {
+                    cmd.arg("--sandbox");
+                }
+                cmd.envs(env.iter().map(|(k, v)| (k, v)));
+                let fd = theirs.as_raw_fd();
+                // SAFETY: only async-signal-safe calls between fork and exec.
+                unsafe {
+                    cmd.pre_exec(move || {
+                        // dup2 onto itself would keep close-on-exec set; clear it then.
+                        let moved = if fd == 3 { libc::fcntl(3, libc::F_SETFD, 0) } else { libc::dup2(fd, 3) };
+                        if moved < 0 || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) < 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        Ok(())
+                    });
+                }
+                let child = cmd.spawn().map_err(|e| fail(format!("starting {}: {e}", binary.display())))?;
+                drop(theirs);
+                conn.child = Some(child);
+                ours.set_nonblocking(true).map_err(|e| fail(e.to_string()))?;
+                let stream = std::sync::Mutex::new(Some(ours));
+                let connect = self.rt.block_on(
+                    TonicEndpoint::from_static("http://worker.local").connect_with_connector(tower::service_fn(move |_| {
+                        let s = stream.lock().ok().and_then(|mut s| s.take());
+                        async move {
+                            let s = s.ok_or_else(|| std::io::Error::other("a worker's socket connects once"))?;
+                            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tokio::net::UnixStream::from_std(s)?))
+                        }
+                    })),
+                );
+                connect.map_err(|e| fail(format!("connecting: {e}")))?
+            }
+            Endpoint::Remote { addr } => {
+                let endpoint = TonicEndpoint::from_shared(format!("http://{addr}"))
+                    .map_err(|e| fail(format!("address {addr}: {e}")))?
+                    .connect_timeout(Duration::from_secs(5))
+                    .tcp_nodelay(true);
+                self.rt.block_on(endpoint.connect()).map_err(|e| fail(format!("connecting to {addr}: {e}")))?
+            }
+        };
+        let mut client = pb::worker_client::WorkerClient::with_interceptor(channel, self.token.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let deadline = self.deadline;
+        let mut spec = self.spec.clone();
+        if conn.generation > 0 {
+            spec.seed = paddock_sim::vec_env::split_seed(spec.seed, 0x5eed_0000 + conn.generation);
+        }
+        conn.generation += 1;
+        let spec_json = serde_json::to_string(&spec).map_err(|e| fail(e.to_string()))?;
+        let current = self.current.clone();
+        let (isolation, obs_len) = self
+            .rt
+            .block_on(async {
+                let hello = tokio::time::timeout(deadline, client.hello(pb::HelloRequest { protocol_version: PROTOCOL_VERSION })).await
+                    .map_err(|_| "no answer to hello".to_string())?
+                    .map_err(|s| format!("hello: {}", s.message()))?
+                    .into_inner();
+                if hello.protocol_version != PROTOCOL_VERSION {
+                    return Err(format!("worker speaks protocol {}, this trainer {PROTOCOL_VERSION}", hello.protocol_version));
+                }
+                let setup = tokio::time::timeout(deadline, client.setup(pb::SetupRequest { worker_id: id as u32, spec_json })).await
+                    .map_err(|_| "no answer to setup".to_string())?
+                    .map_err(|s| format!("setup: {}", s.message()))?
+                    .into_inner();
+                if let Some((version, model)) = current {
+                    tokio::time::timeout(deadline, client.publish(pb::PublishRequest { version, model: model.to_vec() })).await
+                        .map_err(|_| "no answer to publish".to_string())?
+                        .map_err(|s| format!("publish: {}", s.message()))?;
+                }
+                Ok((hello.isolation, setup.obs_len as usize))
+            })
+            .map_err(fail)?;
+        conn.client = Some(client);
+        conn.obs_len = obs_len;
+        Ok(isolation)
+    }
+
+    /// Drops worker `i`'s connection and kills its process, if it has one.
+    fn stop(&mut self, i: usize) {
+        let conn = &mut self.conns[i];
+        conn.client = None;
+        if let Some(mut child) = conn.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// How worker `i`'s process ended, if it has ended (waiting briefly for a dying one).
+    fn exit_status(&mut self, i: usize) -> Option<String> {
+        let child = self.conns[i].child.as_mut()?;
+        for _ in 0..20 {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(format!("{status}"));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        None
+    }
+
+    /// Sends `request` to the given workers at once; each answer checked.
+    fn collect_from(&self, which: &[usize], request: &RolloutRequest) -> Vec<Result<Rollout, String>> {
+        let deadline = self.deadline;
+        self.rt.block_on(async {
+            let mut tasks = Vec::new();
+            for &i in which {
+                let conn = &self.conns[i];
+                let (client, obs_len, asked) = (conn.client.clone(), conn.obs_len, request.clone());
+                tasks.push(tokio::spawn(async move {
+                    let mut client = client.ok_or("not connected")?;
+                    let reply = tokio::time::timeout(deadline, client.collect(wire::request_to_pb(&asked)))
+                        .await
+                        .map_err(|_| format!("no rollout within the {} s deadline", deadline.as_secs_f32()))?
+                        .map_err(|s| format!("{:?}: {}", s.code(), s.message()))?
+                        .into_inner();
+                    wire::rollout_from_pb(reply, &asked, obs_len).map_err(|e| format!("a malformed rollout: {e}"))
+                }));
+            }
+            let mut out = Vec::new();
+            for t in tasks {
+                out.push(t.await.unwrap_or_else(|e| Err(format!("collect task: {e}"))));
+            }
+            out
+        })
+    }
+}
+
+impl Workers for GrpcWorkers {
+    fn publish(&mut self, version: u64, model: Arc<Vec<u8>>) -> Result<(), WorkerError> {
+        self.current = Some((version, model.clone()));
+        let deadline = self.deadline;
+        let results: Vec<Result<(), (bool, String)>> = self.rt.block_on(async {
+            let mut tasks = Vec::new();
+            for conn in &self.conns {
+                let (client, model) = (conn.client.clone(), model.clone());
+                tasks.push(tokio::spawn(async move {
+                    let mut client = client.ok_or((false, "not connected".to_string()))?;
+                    match tokio::time::timeout(deadline, client.publish(pb::PublishRequest { version, model: model.to_vec() })).await {
+                        Err(_) => Err((false, "no answer to publish".to_string())),
+                        // A model the worker refuses is the trainer's problem, not the worker's.
+                        Ok(Err(s)) if s.code() == tonic::Code::InvalidArgument => Err((true, s.message().to_string())),
+                        Ok(Err(s)) => Err((false, format!("publish: {}", s.message()))),
+                        Ok(Ok(_)) => Ok(()),
+                    }
+                }));
+            }
+            let mut out = Vec::new();
+            for t in tasks {
+                out.push(t.await.unwrap_or_else(|e| Err((false, e.to_string()))));
+            }
+            out
+        });
+        for (i, r) in results.into_iter().enumerate() {
+            match r {
+                Ok(()) => {}
+                Err((true, message)) => return Err(WorkerError::Model { worker: i, version, message }),
+                // A dead worker is restarted with this version at the next collect.
+                Err((false, message)) => {
+                    self.incidents.push(format!("worker {i}: {message}; restarting it"));
+                    self.stop(i);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn collect(&mut self, request: &RolloutRequest) -> Result<Vec<Rollout>, WorkerError> {
+        let n = self.conns.len();
+        let mut done: Vec<Option<Rollout>> = (0..n).map(|_| None).collect();
+        let mut attempts = vec![0usize; n];
+        const MAX_ATTEMPTS: usize = 3;
+        loop {
+            let pending: Vec<usize> = (0..n).filter(|&i| done[i].is_none() && attempts[i] < MAX_ATTEMPTS).collect();
+            if pending.is_empty() {
+                break;
+            }
+            for &i in &pending {
+                if self.conns[i].client.is_none() {
+                    if let Err(e) = self.start(i) {
+                        self.incidents.push(format!("worker {i}: cannot restart: {e}"));
+                    }
+                }
+            }
+            let results = self.collect_from(&pending, request);
+            for (&i, result) in pending.iter().zip(results) {
+                attempts[i] += 1;
+                match result {
+                    Ok(r) => done[i] = Some(r),
+                    Err(message) => {
+                        let exited = self.exit_status(i).map(|s| format!(" (its process {s})")).unwrap_or_default();
+                        self.incidents.push(format!("worker {i}: {message}{exited}; its rollout is asked again"));
+                        self.stop(i);
+                    }
+                }
+            }
+        }
+        // Workers that could not be brought back: healthy ones do their share.
+        let healthy: Vec<usize> = (0..n).filter(|&i| done[i].is_some()).collect();
+        if healthy.is_empty() {
+            return Err(WorkerError::Run { worker: 0, message: format!("every worker failed: {}", self.incidents.last().cloned().unwrap_or_default()) });
+        }
+        let missing: Vec<usize> = (0..n).filter(|&i| done[i].is_none()).collect();
+        for (k, i) in missing.into_iter().enumerate() {
+            let helper = healthy[k % healthy.len()];
+            let mut result = self.collect_from(&[helper], request);
+            match result.pop() {
+                Some(Ok(r)) => {
+                    self.incidents.push(format!("worker {i} is down; worker {helper} did its rollout"));
+                    done[i] = Some(r);
+                }
+                Some(Err(e)) => return Err(WorkerError::Run { worker: helper, message: e }),
+                None => unreachable!("one request, one result"),
+            }
+        }
+        Ok(done.into_iter().map(|r| r.expect("filled above")).collect())
+    }
+
+    fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    fn take_incidents(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.incidents)
+    }
+}
+
+impl Drop for GrpcWorkers {
+    fn drop(&mut self) {
+        for i in 0..self.conns.len() {
+            self.stop(i);
+        }
+    }
+}
+
+/// Serves one already-connected socket (a process worker's fd 3) until the process is killed.
+pub async fn serve_fd(fd: OwnedFd, service: crate::server::WorkerService) -> Result<(), String> {
+    let std_stream = std::os::unix::net::UnixStream::from(fd);
+    std_stream.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let stream = tokio::net::UnixStream::from_std(std_stream).map_err(|e| e.to_string())?;
+    tonic::transport::Server::builder()
+        .add_service(service.into_server())
+        // An incoming stream that ends would shut the server down at once; this one never
+        // ends: the trainer kills the process when it is done with it (or dies, see PDEATHSIG).
+        .serve_with_incoming(tokio_stream::StreamExt::chain(tokio_stream::once(Ok::<_, std::io::Error>(stream)), tokio_stream::pending()))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Serves TCP connections at `addr`, each request checked against `token` when one is set.
+pub async fn serve_tcp(addr: std::net::SocketAddr, token: Option<String>, service: crate::server::WorkerService) -> Result<(), String> {
+    let expected: Option<MetadataValue<Ascii>> = match token {
+        Some(t) => Some(format!("Bearer {t}").parse().map_err(|_| "the token must be printable ASCII".to_string())?),
+        None => None,
+    };
+    let check = move |request: Request<()>| -> Result<Request<()>, Status> {
+        match &expected {
+            Some(want) if request.metadata().get("authorization") != Some(want) => Err(Status::unauthenticated("bad or missing worker token")),
+            _ => Ok(request),
+        }
+    };
+    let incoming = tonic::transport::server::TcpIncoming::bind(addr).map_err(|e| format!("listening on {addr}: {e}"))?.with_nodelay(Some(true));
+    tonic::transport::Server::builder()
+        .add_service(InterceptedService::new(service.into_server(), check))
+        .serve_with_incoming(incoming)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Wraps a raw fd handed over by the trainer.
+///
+/// # Safety
+/// `fd` must be an open socket this process owns and nothing else uses.
+pub unsafe fn owned_fd(fd: i32) -> OwnedFd {
+    OwnedFd::from_raw_fd(fd)
+}

@@ -1,0 +1,151 @@
+//! The worker side of the protocol: one `RolloutWorker` behind the gRPC service.
+
+use std::sync::{Arc, Mutex};
+
+use tonic::{Request, Response, Status};
+
+use crate::rollout::{RolloutWorker, WorkerSpec};
+use crate::wire::{self, pb, MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
+use crate::WorkerError;
+
+/// Faults a test can ask a worker binary to commit (`PADDOCK_WORKER_FAULT`), to check that the
+/// trainer survives them: `crash`, `hang` or `garbage` on the Nth collect of a worker id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    Crash,
+    Hang,
+    Garbage,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct FaultPlan {
+    pub fault: Fault,
+    pub worker: u32,
+    /// 1-based index of the collect that goes wrong.
+    pub on_collect: u64,
+}
+
+impl FaultPlan {
+    /// Parses `crash:W:N`, `hang:W:N` or `garbage:W:N`.
+    pub fn parse(s: &str) -> Option<FaultPlan> {
+        let mut parts = s.split(':');
+        let fault = match parts.next()? {
+            "crash" => Fault::Crash,
+            "hang" => Fault::Hang,
+            "garbage" => Fault::Garbage,
+            _ => return None,
+        };
+        Some(FaultPlan { fault, worker: parts.next()?.parse().ok()?, on_collect: parts.next()?.parse().ok()? })
+    }
+}
+
+#[derive(Default)]
+struct State {
+    worker: Option<RolloutWorker>,
+    id: u32,
+    collects: u64,
+}
+
+/// The service; `isolation` says how the process is isolated (reported in Hello).
+pub struct WorkerService {
+    state: Arc<Mutex<State>>,
+    isolation: String,
+    fault: Option<FaultPlan>,
+}
+
+impl WorkerService {
+    pub fn new(isolation: String, fault: Option<FaultPlan>) -> WorkerService {
+        WorkerService { state: Arc::default(), isolation, fault }
+    }
+
+    /// The service with the protocol's message limits.
+    pub fn into_server(self) -> pb::worker_server::WorkerServer<WorkerService> {
+        pb::worker_server::WorkerServer::new(self).max_decoding_message_size(MAX_MESSAGE_BYTES).max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+}
+
+fn status(e: WorkerError) -> Status {
+    match e {
+        WorkerError::Setup { .. } | WorkerError::Model { .. } => Status::invalid_argument(e.to_string()),
+        WorkerError::NoPolicy { .. } | WorkerError::StaleVersion { .. } => Status::failed_precondition(e.to_string()),
+        _ => Status::internal(e.to_string()),
+    }
+}
+
+/// Runs `f` on the worker off the async threads (a rollout is seconds of CPU).
+async fn with_worker<T: Send + 'static>(
+    state: &Arc<Mutex<State>>,
+    f: impl FnOnce(&mut State) -> Result<T, Status> + Send + 'static,
+) -> Result<T, Status> {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut s = state.lock().map_err(|_| Status::internal("a previous request panicked"))?;
+        f(&mut s)
+    })
+    .await
+    .map_err(|e| Status::internal(format!("worker task failed: {e}")))?
+}
+
+#[tonic::async_trait]
+impl pb::worker_server::Worker for WorkerService {
+    async fn hello(&self, request: Request<pb::HelloRequest>) -> Result<Response<pb::HelloReply>, Status> {
+        let asked = request.into_inner().protocol_version;
+        if asked != PROTOCOL_VERSION {
+            return Err(Status::failed_precondition(format!("protocol version {asked} asked; this worker speaks {PROTOCOL_VERSION}")));
+        }
+        Ok(Response::new(pb::HelloReply {
+            protocol_version: PROTOCOL_VERSION,
+            worker_version: env!("CARGO_PKG_VERSION").into(),
+            isolation: self.isolation.clone(),
+        }))
+    }
+
+    async fn setup(&self, request: Request<pb::SetupRequest>) -> Result<Response<pb::SetupReply>, Status> {
+        let r = request.into_inner();
+        let spec: WorkerSpec = serde_json::from_str(&r.spec_json).map_err(|e| Status::invalid_argument(format!("worker spec: {e}")))?;
+        if spec.envs == 0 || spec.envs > 4096 {
+            return Err(Status::invalid_argument(format!("worker spec: {} envs", spec.envs)));
+        }
+        let id = r.worker_id;
+        with_worker(&self.state, move |s| {
+            let worker = RolloutWorker::new(id as usize, &spec).map_err(status)?;
+            let obs_len = worker.obs_len() as u32;
+            *s = State { worker: Some(worker), id, collects: 0 };
+            Ok(Response::new(pb::SetupReply { obs_len }))
+        })
+        .await
+    }
+
+    async fn publish(&self, request: Request<pb::PublishRequest>) -> Result<Response<pb::PublishReply>, Status> {
+        let r = request.into_inner();
+        with_worker(&self.state, move |s| {
+            let w = s.worker.as_mut().ok_or_else(|| Status::failed_precondition("publish before setup"))?;
+            w.set_policy(r.version, &r.model).map_err(status)?;
+            Ok(Response::new(pb::PublishReply {}))
+        })
+        .await
+    }
+
+    async fn collect(&self, request: Request<pb::CollectRequest>) -> Result<Response<pb::CollectReply>, Status> {
+        let asked = wire::request_from_pb(&request.into_inner());
+        let fault = self.fault;
+        with_worker(&self.state, move |s| {
+            s.collects += 1;
+            let planned = fault.filter(|f| f.worker == s.id && f.on_collect == s.collects).map(|f| f.fault);
+            match planned {
+                Some(Fault::Crash) => std::process::abort(),
+                Some(Fault::Hang) => loop {
+                    std::thread::park();
+                },
+                _ => {}
+            }
+            let w = s.worker.as_mut().ok_or_else(|| Status::failed_precondition("collect before setup"))?;
+            let mut reply = wire::rollout_to_pb(w.run(&asked).map_err(status)?);
+            if planned == Some(Fault::Garbage) {
+                reply.rewards.truncate(reply.rewards.len() / 2);
+            }
+            Ok(Response::new(reply))
+        })
+        .await
+    }
+}

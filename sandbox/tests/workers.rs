@@ -1,0 +1,158 @@
+//! Workers in real processes: `paddock-worker` children over the gRPC protocol, in and out of
+//! the process sandbox, remote ones over TCP with a token, and workers that crash, hang or lie.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use paddock_policy::model::{random_tensors, to_bytes, ObservationSpec, Preprocessing, Sensor};
+use paddock_policy::{Head, ModelMetadata, Network};
+use paddock_sandbox::{Endpoint, GrpcWorkers, LocalWorkers, Mode, Rollout, RolloutRequest, WorkerSpec, Workers};
+use paddock_sim::{EnvConfig, ObservationKind};
+use paddock_tracks::Track;
+use rand::SeedableRng;
+
+fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_paddock-worker"))
+}
+
+fn spec() -> WorkerSpec {
+    let env = EnvConfig { observation: ObservationKind::Lidar, ..Default::default() };
+    WorkerSpec { env, track_json: Track::resolve("oval").unwrap().to_json_string(), reward_function: "progress".into(), envs: 4, seed: 11 }
+}
+
+fn model(spec: &WorkerSpec) -> Arc<Vec<u8>> {
+    let meta = ModelMetadata::new(
+        Network::Mlp { hidden: vec![32] },
+        Head::Categorical,
+        ObservationSpec { sensor: Sensor::Lidar, shape: vec![64], preprocessing: Preprocessing::LIDAR },
+        spec.env.action_space.clone(),
+    );
+    let tensors = random_tensors(&meta, &mut rand_pcg::Pcg64::seed_from_u64(5)).unwrap();
+    Arc::new(to_bytes(&meta, &tensors).unwrap())
+}
+
+fn request(version: u64) -> RolloutRequest {
+    RolloutRequest { policy_version: version, min_episodes: 2, max_steps: 60, mode: Mode::Sample, trace: true }
+}
+
+fn process(sandbox: bool, fault: Option<&str>) -> Endpoint {
+    let env = fault.map(|f| vec![("PADDOCK_WORKER_FAULT".to_string(), f.to_string())]).unwrap_or_default();
+    Endpoint::Process { binary: binary(), sandbox, env }
+}
+
+/// Everything a trainer reads from a rollout, compared exactly.
+fn same(a: &Rollout, b: &Rollout) -> bool {
+    a.worker == b.worker
+        && a.steps == b.steps
+        && a.envs == b.envs
+        && a.actions == b.actions
+        && a.log_probs == b.log_probs
+        && a.rewards == b.rewards
+        && a.dones == b.dones
+        && a.truncated == b.truncated
+        && format!("{:?}{:?}{:?}{:?}", a.obs, a.last_obs, a.episodes, a.trace) == format!("{:?}{:?}{:?}{:?}", b.obs, b.last_obs, b.episodes, b.trace)
+}
+
+#[test]
+fn process_workers_sandboxed_or_not_return_exactly_the_local_rollouts() {
+    let spec = spec();
+    let model = model(&spec);
+    let mut local = LocalWorkers::new(&spec, 2).unwrap();
+    local.publish(1, model.clone()).unwrap();
+    let want = local.collect(&request(1)).unwrap();
+    for sandbox in [false, true] {
+        let mut remote = GrpcWorkers::new(&spec, vec![process(sandbox, None), process(sandbox, None)], None, Duration::from_secs(60)).unwrap();
+        assert_eq!(remote.isolation[0].starts_with("process sandbox"), sandbox, "{:?}", remote.isolation);
+        remote.publish(1, model.clone()).unwrap();
+        let got = remote.collect(&request(1)).unwrap();
+        assert_eq!(got.len(), 2);
+        for (a, b) in want.iter().zip(&got) {
+            assert!(same(a, b), "sandbox {sandbox}: worker {} differs from the local one", a.worker);
+        }
+    }
+}
+
+#[test]
+fn a_worker_that_crashes_hangs_or_lies_is_replaced_and_its_rollout_redone() {
+    let spec = spec();
+    let model = model(&spec);
+    for (fault, says) in [("crash:1:2", "its process exit status"), ("hang:0:2", "deadline"), ("garbage:1:1", "malformed rollout")] {
+        let endpoints = vec![process(true, Some(fault)), process(true, Some(fault))];
+        let mut workers = GrpcWorkers::new(&spec, endpoints, None, Duration::from_secs(4)).unwrap();
+        for version in 1..=3u64 {
+            workers.publish(version, model.clone()).unwrap();
+            let rollouts = workers.collect(&request(version)).unwrap();
+            // Whole rollouts, one per worker's share, all of this version: none lost, none twice.
+            assert_eq!(rollouts.len(), 2, "{fault}");
+            assert!(rollouts.iter().all(|r| r.policy_version == version && r.rewards.len() == r.steps * r.envs && !r.episodes.is_empty()));
+        }
+        let incidents = workers.take_incidents();
+        assert!(incidents.iter().any(|i| i.contains(says)), "{fault}: {incidents:?}");
+        assert!(incidents.iter().any(|i| i.contains("asked again")), "{fault}: {incidents:?}");
+        if fault.starts_with("garbage") {
+            // A restarted worker lies again on its first rollout: after three tries the other
+            // worker does its share.
+            assert!(incidents.iter().any(|i| i.contains("worker 0 did its rollout")), "{incidents:?}");
+        }
+    }
+}
+
+#[test]
+fn the_sandbox_keeps_files_network_processes_and_memory_out_of_reach() {
+    let outside = std::env::temp_dir().join(format!("paddock-probe-{}", std::process::id()));
+    std::fs::create_dir_all(&outside).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let out = std::process::Command::new(binary())
+        .args(["probe", "--outside", outside.to_str().unwrap(), "--port", &port])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for attempt in ["read /etc/shadow", "write outside", "write /tmp", "connect 127.0.0.1", "udp socket", "run a program", "fork", "allocate 10 GB"] {
+        assert!(report[attempt].as_str().unwrap().starts_with("blocked"), "{attempt}: {report}");
+    }
+    assert_eq!(report["read /etc/hostname"], "allowed", "the system stays readable: {report}");
+    assert_eq!(report["thread"], "allowed");
+    assert_eq!(report["entries in /root and /home"], "0");
+    assert_eq!(report["processes visible"], "1", "its own pid namespace");
+    assert!(!outside.join("escaped.txt").exists());
+    listener.set_nonblocking(true).unwrap();
+    assert!(listener.accept().is_err(), "nothing connected");
+    std::fs::remove_dir_all(&outside).unwrap();
+}
+
+#[test]
+fn remote_workers_serve_over_tcp_and_need_the_token() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut server = std::process::Command::new(binary())
+        .args(["serve", "--listen", &addr, "--token", "s3cret"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let spec = spec();
+    let remote = || vec![Endpoint::Remote { addr: addr.clone() }];
+    let mut workers = None;
+    for _ in 0..100 {
+        match GrpcWorkers::new(&spec, remote(), Some("s3cret"), Duration::from_secs(30)) {
+            Ok(w) => {
+                workers = Some(w);
+                break;
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+    let mut workers = workers.expect("the remote worker answers");
+    workers.publish(1, model(&spec)).unwrap();
+    let rollouts = workers.collect(&request(1)).unwrap();
+    assert_eq!(rollouts.len(), 1);
+    drop(workers);
+    for token in [Some("wrong"), None] {
+        let e = GrpcWorkers::new(&spec, remote(), token, Duration::from_secs(5)).err().unwrap().to_string();
+        assert!(e.contains("bad or missing worker token"), "{e}");
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
