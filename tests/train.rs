@@ -106,6 +106,37 @@ fn training_on_the_oval_learns_to_lap_and_eval_confirms_it() {
 }
 
 #[test]
+fn sandboxed_process_workers_learn_to_lap_through_a_worker_crash() {
+    let dir = temp_dir("process");
+    let config = lidar_oval_config(&dir, "wall_time_minutes = 10.0\ncompletion_rate = 0.6\neval_laps = 3\n[workers]\nbackend = \"process\"");
+    let run = dir.join("run");
+    // The worker binary from the same build (cargo test --workspace builds it for its own tests).
+    let worker = Path::new(env!("CARGO_BIN_EXE_paddock")).with_file_name("paddock-worker");
+    if !worker.exists() {
+        assert!(Command::new(env!("CARGO")).args(["build", "-p", "paddock-sandbox"]).status().unwrap().success());
+    }
+    // Worker 1 aborts on its third rollout (the children inherit this variable).
+    let o = Command::new(env!("CARGO_BIN_EXE_paddock"))
+        .args(["train", "--config", config.to_str().unwrap(), "--out", run.to_str().unwrap(), "--quiet"])
+        .env("PADDOCK_WORKER_FAULT", "crash:1:3")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("clean laps in a row"), "{}", text(&o));
+    assert!(text(&o).contains("its rollout is asked again"), "the crash is reported: {}", text(&o));
+    let m = metrics(&run);
+    let incidents: Vec<&serde_json::Value> = m.iter().filter(|l| !l["worker_incidents"].as_array().unwrap().is_empty()).collect();
+    assert!(!incidents.is_empty() && incidents[0]["iteration"] == 3, "{incidents:?}");
+    // No rollout counted twice or lost: the counters add up iteration by iteration.
+    for pair in m.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        assert_eq!(b["env_steps"].as_u64().unwrap(), a["env_steps"].as_u64().unwrap() + b["iteration_steps"].as_u64().unwrap());
+        assert_eq!(b["episodes"].as_u64().unwrap(), a["episodes"].as_u64().unwrap() + b["iteration_episodes"].as_u64().unwrap());
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn a_run_killed_with_sigkill_resumes_from_its_last_checkpoint() {
     let dir = temp_dir("resume");
     let config = lidar_oval_config(&dir, "iterations = 12");
