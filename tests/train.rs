@@ -136,6 +136,107 @@ fn sandboxed_process_workers_learn_to_lap_through_a_worker_crash() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// Network namespaces `paddock-h{pid}-{i}` joined to this one by veth pairs (10.211.i.0/24),
+/// removed (with whatever runs in them) when dropped.
+struct Hosts {
+    names: Vec<String>,
+    workers: Vec<std::process::Child>,
+}
+
+impl Hosts {
+    fn ip(args: &str) {
+        let out = Command::new("ip").args(args.split(' ')).output().expect("run ip (iproute2)");
+        assert!(out.status.success(), "ip {args}: {} (this test needs root for network namespaces)", String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn start(n: usize, worker: &Path, token: &str) -> Hosts {
+        let mut hosts = Hosts { names: Vec::new(), workers: Vec::new() };
+        for i in 0..n {
+            let ns = format!("paddock-h{}-{i}", std::process::id() % 10_000);
+            let (host_if, ns_if) = (format!("ph{}a{i}", std::process::id() % 10_000), format!("ph{}b{i}", std::process::id() % 10_000));
+            Hosts::ip(&format!("netns add {ns}"));
+            hosts.names.push(ns.clone());
+            Hosts::ip(&format!("link add {host_if} type veth peer name {ns_if}"));
+            Hosts::ip(&format!("link set {ns_if} netns {ns}"));
+            Hosts::ip(&format!("addr add 10.211.{i}.1/24 dev {host_if}"));
+            Hosts::ip(&format!("link set {host_if} up"));
+            Hosts::ip(&format!("netns exec {ns} ip addr add 10.211.{i}.2/24 dev {ns_if}"));
+            Hosts::ip(&format!("netns exec {ns} ip link set {ns_if} up"));
+            let child = Command::new("ip")
+                .args(["netns", "exec", &ns, worker.to_str().unwrap(), "serve", "--listen", &format!("10.211.{i}.2:50051")])
+                .env("PADDOCK_WORKER_TOKEN", token)
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            hosts.workers.push(child);
+        }
+        hosts
+    }
+
+    /// Pulls host `i`'s cable: its link goes down, its connections hang.
+    fn cut(&self, i: usize) {
+        Hosts::ip(&format!("link set ph{}a{i} down", std::process::id() % 10_000));
+    }
+}
+
+impl Drop for Hosts {
+    fn drop(&mut self) {
+        for w in &mut self.workers {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+        for (i, ns) in self.names.iter().enumerate() {
+            let _ = Command::new("ip").args(["link", "del", &format!("ph{}a{i}", std::process::id() % 10_000)]).output();
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+    }
+}
+
+#[test]
+fn training_on_three_remote_hosts_finishes_when_one_is_cut_off() {
+    let dir = temp_dir("hosts");
+    let worker = Path::new(env!("CARGO_BIN_EXE_paddock")).with_file_name("paddock-worker");
+    if !worker.exists() {
+        assert!(Command::new(env!("CARGO")).args(["build", "-p", "paddock-sandbox"]).status().unwrap().success());
+    }
+    let hosts = Hosts::start(3, &worker, "class-of-2026");
+    let remote = "[workers]\nbackend = \"remote\"\ncount = 3\ndeadline_s = 3.0\nremote = [\"10.211.0.2:50051\", \"10.211.1.2:50051\", \"10.211.2.2:50051\"]";
+    let config = lidar_oval_config(&dir, &format!("iterations = 8\n{remote}"));
+    let run = dir.join("run");
+    // The workers take a moment to listen.
+    std::thread::sleep(Duration::from_millis(500));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_paddock"))
+        .args(["train", "--config", config.to_str().unwrap(), "--out", run.to_str().unwrap(), "--quiet"])
+        .env("PADDOCK_WORKER_TOKEN", "class-of-2026")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while std::fs::read_to_string(run.join("metrics.jsonl")).map(|t| t.lines().count()).unwrap_or(0) < 2 {
+        assert!(started.elapsed() < Duration::from_secs(120), "training never got going");
+        assert!(child.try_wait().unwrap().is_none(), "training ended early: {}", text(&child.wait_with_output().unwrap()));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    hosts.cut(2);
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let m = metrics(&run);
+    assert_eq!(m.iter().map(|l| l["iteration"].as_u64().unwrap()).collect::<Vec<_>>(), (1..=8).collect::<Vec<u64>>());
+    let said: Vec<String> = m.iter().flat_map(|l| l["worker_incidents"].as_array().unwrap().iter().map(|i| i.as_str().unwrap().to_string())).collect();
+    assert!(said.iter().any(|i| i.starts_with("worker 2:")), "{said:?}");
+    assert!(said.iter().any(|i| i.contains("did its rollout")), "a healthy host did the cut one's share: {said:?}");
+    // Every step of every iteration's rollouts is in the simtrace exactly once.
+    let trace = std::fs::read_to_string(run.join("simtrace.csv")).unwrap();
+    for line in &m {
+        let it = line["iteration"].as_u64().unwrap().to_string();
+        let rows = trace.lines().skip(1).filter(|l| l.rsplit(',').nth(1) == Some(it.as_str())).count() as u64;
+        assert_eq!(rows, line["iteration_steps"].as_u64().unwrap(), "iteration {it}");
+    }
+    drop(hosts);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn a_run_killed_with_sigkill_resumes_from_its_last_checkpoint() {
     let dir = temp_dir("resume");
