@@ -40,6 +40,22 @@ enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Rollout workers for trainers on other hosts.
+    #[command(subcommand)]
+    Worker(WorkerCommand),
+}
+
+#[derive(Subcommand)]
+enum WorkerCommand {
+    /// Serve trainers that name this host in `[workers] remote` (as `paddock-worker serve --listen`).
+    Serve {
+        /// Address to listen on, e.g. 0.0.0.0:50051.
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+        /// The shared token trainers must present (default: $PADDOCK_WORKER_TOKEN).
+        #[arg(long)]
+        token: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -155,6 +171,10 @@ fn main() -> Result<()> {
         Command::Export(args) => export::export(&args),
         Command::Bench(BenchCommand::Sim(args)) => bench::sim(&args),
         Command::Bench(BenchCommand::Train(args)) => bench::train(&args),
+        Command::Worker(WorkerCommand::Serve { listen, token }) => {
+            let token = token.or_else(|| std::env::var("PADDOCK_WORKER_TOKEN").ok().filter(|t| !t.is_empty()));
+            paddock_sandbox::grpc::run_remote_worker(listen, token).map_err(|e| anyhow::anyhow!("worker: {e}"))
+        }
     }
 }
 

@@ -377,6 +377,18 @@ pub async fn serve_tcp(addr: std::net::SocketAddr, token: Option<String>, servic
         .map_err(|e| e.to_string())
 }
 
+/// A remote worker: serves trainers at `addr` until killed (`paddock worker serve`,
+/// `paddock-worker serve --listen`). Without a token anyone who can reach the port may use it.
+pub fn run_remote_worker(addr: std::net::SocketAddr, token: Option<String>) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().map_err(|e| e.to_string())?;
+    if token.is_none() {
+        eprintln!("paddock-worker: no token: anyone who can reach {addr} can use this worker");
+    }
+    eprintln!("paddock-worker: listening on {addr}");
+    let service = crate::server::WorkerService::new("none (a remote worker; isolate it with a container or microVM)".into(), None);
+    rt.block_on(serve_tcp(addr, token, service))
+}
+
 /// Wraps a raw fd handed over by the trainer.
 ///
 /// # Safety

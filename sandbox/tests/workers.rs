@@ -156,3 +156,26 @@ fn remote_workers_serve_over_tcp_and_need_the_token() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+#[test]
+fn a_malformed_model_or_spec_sent_to_a_worker_is_refused_with_the_reason() {
+    let spec = spec();
+    let mut workers = GrpcWorkers::new(&spec, vec![process(true, None)], None, Duration::from_secs(30)).unwrap();
+    let good = model(&spec);
+    let e = workers.publish(1, Arc::new(good[..good.len() / 2].to_vec())).unwrap_err().to_string();
+    assert!(e.contains("model version 1 refused") && e.contains("truncated or corrupt"), "{e}");
+    let e = workers.publish(2, Arc::new(b"not a model at all".to_vec())).unwrap_err().to_string();
+    assert!(e.contains("model version 2 refused"), "{e}");
+    // The worker is still good for a real model.
+    workers.publish(3, good).unwrap();
+    assert_eq!(workers.collect(&request(3)).unwrap().len(), 1);
+    // A spec the worker cannot build envs from.
+    let mut bad = spec.clone();
+    bad.track_json = "{\"format\": \"paddock-track\", \"waypoints\": 3}".into();
+    let e = GrpcWorkers::new(&bad, vec![process(true, None)], None, Duration::from_secs(30)).err().unwrap().to_string();
+    assert!(e.contains("setup") && e.contains("cannot set up its environments"), "{e}");
+    let mut bad = spec.clone();
+    bad.reward_function = "reward_everything".into();
+    let e = GrpcWorkers::new(&bad, vec![process(true, None)], None, Duration::from_secs(30)).err().unwrap().to_string();
+    assert!(e.contains("reward_everything"), "{e}");
+}

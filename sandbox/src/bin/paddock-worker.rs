@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use paddock_sandbox::grpc::{owned_fd, serve_fd, serve_tcp};
+use paddock_sandbox::grpc::{owned_fd, run_remote_worker, serve_fd};
 use paddock_sandbox::isolate::{self, Limits};
 use paddock_sandbox::server::{FaultPlan, WorkerService};
 
@@ -69,24 +69,13 @@ fn main() -> ExitCode {
         "none (a plain process)".to_string()
     };
     let fault = std::env::var("PADDOCK_WORKER_FAULT").ok().and_then(|s| FaultPlan::parse(&s));
-    let service = WorkerService::new(isolation, fault);
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("paddock-worker: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let result = match (fd, listen) {
-        // SAFETY: the trainer hands this descriptor over for our exclusive use.
-        (Some(fd), None) => rt.block_on(serve_fd(unsafe { owned_fd(fd) }, service)),
-        (None, Some(addr)) => {
-            if token.is_none() {
-                eprintln!("paddock-worker: no token: anyone who can reach {addr} can use this worker");
-            }
-            eprintln!("paddock-worker: listening on {addr}");
-            rt.block_on(serve_tcp(addr, token, service))
-        }
+        (Some(fd), None) => match tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() {
+            // SAFETY: the trainer hands this descriptor over for our exclusive use.
+            Ok(rt) => rt.block_on(serve_fd(unsafe { owned_fd(fd) }, WorkerService::new(isolation, fault))),
+            Err(e) => Err(e.to_string()),
+        },
+        (None, Some(addr)) => run_remote_worker(addr, token),
         _ => Err("give --fd or --listen".into()),
     };
     match result {
