@@ -16,6 +16,7 @@ fn bench(c: &mut Criterion) {
         env: EnvConfig { observation: ObservationKind::Lidar, ..Default::default() },
         track_json: Track::resolve("oval").unwrap().to_json_string(),
         reward_function: "progress".into(),
+        reward_python: None,
         envs: 1,
         seed: 1,
     };

@@ -49,6 +49,9 @@ impl tonic::service::Interceptor for Token {
     }
 }
 
+/// Marks a worker's answer that says the request itself is bad (a reward function that failed).
+const FATAL: &str = "\u{0}fatal:";
+
 type Client = pb::worker_client::WorkerClient<InterceptedService<Channel, Token>>;
 
 struct Conn {
@@ -222,7 +225,7 @@ impl GrpcWorkers {
                     let reply = tokio::time::timeout(deadline, client.collect(wire::request_to_pb(&asked)))
                         .await
                         .map_err(|_| format!("no rollout within the {} s deadline", deadline.as_secs_f32()))?
-                        .map_err(|s| format!("{:?}: {}", s.code(), s.message()))?
+                        .map_err(|s| if s.code() == tonic::Code::InvalidArgument { format!("{FATAL}{}", s.message()) } else { format!("{:?}: {}", s.code(), s.message()) })?
                         .into_inner();
                     wire::rollout_from_pb(reply, &asked, obs_len).map_err(|e| format!("a malformed rollout: {e}"))
                 }));
@@ -297,6 +300,10 @@ impl Workers for GrpcWorkers {
                 attempts[i] += 1;
                 match result {
                     Ok(r) => done[i] = Some(r),
+                    // The user's reward function failed: retrying elsewhere would fail the same way.
+                    Err(message) if message.starts_with(FATAL) => {
+                        return Err(WorkerError::Run { worker: i, message: message[FATAL.len()..].to_string() });
+                    }
                     Err(message) => {
                         let exited = self.exit_status(i).map(|s| format!(" (its process {s})")).unwrap_or_default();
                         self.incidents.push(format!("worker {i}: {message}{exited}; its rollout is asked again"));

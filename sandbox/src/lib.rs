@@ -9,6 +9,7 @@
 pub mod grpc;
 pub mod isolate;
 pub mod local;
+pub mod python;
 pub mod rollout;
 pub mod seccomp;
 pub mod server;
@@ -18,7 +19,7 @@ use std::sync::Arc;
 
 pub use grpc::{Endpoint, GrpcWorkers};
 pub use local::LocalWorkers;
-pub use rollout::{EpisodeRecord, Mode, ObsData, Rollout, RolloutRequest, RolloutWorker, TraceRow, WorkerSpec};
+pub use rollout::{EpisodeRecord, Mode, ObsData, PythonSource, Rollout, RolloutRequest, RolloutWorker, TraceRow, WorkerSpec};
 
 /// A set of workers that run episodes with policy version V and return rollouts.
 pub trait Workers: Send {
@@ -50,6 +51,9 @@ pub enum WorkerError {
     StaleVersion { worker: usize, asked: u64, held: u64 },
     #[error("worker {worker}: {message}")]
     Run { worker: usize, message: String },
+    /// The user's reward function failed: the run's problem, not the worker's, so never retried.
+    #[error("worker {worker}: reward function {message}")]
+    Reward { worker: usize, message: String },
     #[error("worker {worker} stopped unexpectedly")]
     Died { worker: usize },
 }

@@ -19,12 +19,25 @@ pub struct WorkerSpec {
     pub env: EnvConfig,
     /// The track in Paddock's JSON format (so remote workers need no files).
     pub track_json: String,
-    /// A built-in reward function's name.
+    /// A built-in reward function's name, or the file name of `reward_python`.
     pub reward_function: String,
+    /// A DeepRacer-style Python reward function (its source), run in the worker.
+    #[serde(default)]
+    pub reward_python: Option<PythonSource>,
     /// Environments per worker.
     pub envs: usize,
     /// Base seed; worker `i` seeds its envs from `split_seed(seed, i)`.
     pub seed: u64,
+}
+
+/// A Python reward file's source and its limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PythonSource {
+    /// Its name in messages and tracebacks.
+    pub file: String,
+    pub code: String,
+    /// A call that takes longer is stopped (`TimeoutError` raised in it), milliseconds.
+    pub deadline_ms: u64,
 }
 
 /// How actions are chosen.
@@ -152,13 +165,20 @@ impl RolloutWorker {
     pub fn new(id: usize, spec: &WorkerSpec) -> Result<RolloutWorker, WorkerError> {
         let setup = |message: String| WorkerError::Setup { worker: id, message };
         let track = Track::from_json_str(&spec.track_json).map_err(|e| setup(e.to_string()))?;
-        builtin_reward(&spec.reward_function).map_err(|e| setup(e.to_string()))?;
         let scene = Arc::new(TrackScene::new(track));
         let seed = paddock_sim::vec_env::split_seed(spec.seed, id as u64);
-        let name = spec.reward_function.clone();
-        let envs = VecEnv::new(spec.env.clone(), scene, spec.envs, seed, move || {
-            builtin_reward(&name).expect("checked above")
-        })
+        let envs = match &spec.reward_python {
+            Some(source) => {
+                let file = crate::python::PythonRewardFile::load(&source.file, &source.code, std::time::Duration::from_millis(source.deadline_ms.max(1)))
+                    .map_err(|e| setup(format!("reward function {e}")))?;
+                VecEnv::new(spec.env.clone(), scene, spec.envs, seed, move || file.instance())
+            }
+            None => {
+                builtin_reward(&spec.reward_function).map_err(|e| setup(e.to_string()))?;
+                let name = spec.reward_function.clone();
+                VecEnv::new(spec.env.clone(), scene, spec.envs, seed, move || builtin_reward(&name).expect("checked above"))
+            }
+        }
         .map_err(|e| setup(e.to_string()))?;
         let n = envs.len();
         Ok(RolloutWorker {
@@ -240,7 +260,10 @@ impl RolloutWorker {
             out.obs.extend_from(observations);
             actions.clear();
             actions.extend(samples.iter().map(|s| head.to_action(&space, s.raw)));
-            self.envs.step(&actions).map_err(|e| WorkerError::Run { worker: id, message: e.to_string() })?;
+            self.envs.step(&actions).map_err(|e| match e {
+                paddock_sim::SimError::Reward(message) => WorkerError::Reward { worker: id, message },
+                e => WorkerError::Run { worker: id, message: e.to_string() },
+            })?;
             for (e, (step, sample)) in self.envs.last_steps().iter().zip(&samples).enumerate() {
                 out.actions.push(sample.raw);
                 out.log_probs.push(sample.log_prob);

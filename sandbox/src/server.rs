@@ -66,6 +66,8 @@ impl WorkerService {
 
 fn status(e: WorkerError) -> Status {
     match e {
+        // The client names the worker itself.
+        WorkerError::Reward { message, .. } => Status::invalid_argument(format!("reward function {message}")),
         WorkerError::Setup { .. } | WorkerError::Model { .. } => Status::invalid_argument(e.to_string()),
         WorkerError::NoPolicy { .. } | WorkerError::StaleVersion { .. } => Status::failed_precondition(e.to_string()),
         _ => Status::internal(e.to_string()),

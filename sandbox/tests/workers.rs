@@ -18,7 +18,7 @@ fn binary() -> PathBuf {
 
 fn spec() -> WorkerSpec {
     let env = EnvConfig { observation: ObservationKind::Lidar, ..Default::default() };
-    WorkerSpec { env, track_json: Track::resolve("oval").unwrap().to_json_string(), reward_function: "progress".into(), envs: 4, seed: 11 }
+    WorkerSpec { env, track_json: Track::resolve("oval").unwrap().to_json_string(), reward_function: "progress".into(), reward_python: None, envs: 4, seed: 11 }
 }
 
 fn model(spec: &WorkerSpec) -> Arc<Vec<u8>> {

@@ -437,7 +437,7 @@ impl Env {
         self.update_progress();
         self.update_params();
         self.status = self.judge();
-        let reward = self.reward_fn.reward(&self.params);
+        let reward = self.reward_fn.reward(&self.params)?;
         let reward = if reward.is_finite() { reward } else { 0.0 };
         self.total_reward += reward as f64;
         Ok(StepResult { reward, status: self.status })

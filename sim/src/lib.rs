@@ -64,6 +64,8 @@ pub enum SimError {
     UnknownReward { name: String, known: String },
     #[error("invalid environment config: {0}")]
     Config(String),
+    #[error("reward function {0}")]
+    Reward(String),
     #[error("the episode is over ({0}); reset before stepping again")]
     EpisodeOver(&'static str),
 }

@@ -8,8 +8,10 @@ use crate::SimError;
 /// Each environment owns its own instance, so a function may keep state across the steps of an
 /// episode (`reset` is called at every episode start).
 pub trait RewardFunction: Send + Sync {
-    /// The reward for the step that produced `params`.
-    fn reward(&mut self, params: &RewardParams) -> f32;
+    /// The reward for the step that produced `params`. An error (a user's reward function that
+    /// raised, timed out or returned something other than a number) ends the step with
+    /// [`SimError::Reward`].
+    fn reward(&mut self, params: &RewardParams) -> Result<f32, SimError>;
     /// Called when a new episode starts.
     fn reset(&mut self) {}
 }
@@ -19,21 +21,25 @@ pub trait RewardFunction: Send + Sync {
 pub struct FollowCentreLine;
 
 impl RewardFunction for FollowCentreLine {
-    fn reward(&mut self, p: &RewardParams) -> f32 {
-        if p.is_offtrack {
-            return 1e-3;
-        }
-        let d = p.distance_from_center;
-        let w = p.track_width;
-        if d <= 0.1 * w {
-            1.0
-        } else if d <= 0.25 * w {
-            0.5
-        } else if d <= 0.5 * w {
-            0.1
-        } else {
-            1e-3
-        }
+    fn reward(&mut self, p: &RewardParams) -> Result<f32, SimError> {
+        Ok(follow_centre_line(p))
+    }
+}
+
+fn follow_centre_line(p: &RewardParams) -> f32 {
+    if p.is_offtrack {
+        return 1e-3;
+    }
+    let d = p.distance_from_center;
+    let w = p.track_width;
+    if d <= 0.1 * w {
+        1.0
+    } else if d <= 0.25 * w {
+        0.5
+    } else if d <= 0.5 * w {
+        0.1
+    } else {
+        1e-3
     }
 }
 
@@ -45,13 +51,13 @@ pub struct ProgressPerStep {
 }
 
 impl RewardFunction for ProgressPerStep {
-    fn reward(&mut self, p: &RewardParams) -> f32 {
+    fn reward(&mut self, p: &RewardParams) -> Result<f32, SimError> {
         let gained = p.progress - self.last_progress;
         self.last_progress = p.progress;
         if p.is_offtrack || p.is_crashed {
-            return 1e-3;
+            return Ok(1e-3);
         }
-        gained.max(0.0) + 1e-3
+        Ok(gained.max(0.0) + 1e-3)
     }
     fn reset(&mut self) {
         self.last_progress = 0.0;
@@ -78,21 +84,21 @@ mod tests {
     fn centre_line_bands() {
         let mut f = FollowCentreLine;
         let at = |d: f32| RewardParams { distance_from_center: d, track_width: 1.0, ..Default::default() };
-        assert_eq!(f.reward(&at(0.05)), 1.0);
-        assert_eq!(f.reward(&at(0.2)), 0.5);
-        assert_eq!(f.reward(&at(0.4)), 0.1);
-        assert_eq!(f.reward(&at(0.6)), 1e-3);
+        assert_eq!(f.reward(&at(0.05)).unwrap(), 1.0);
+        assert_eq!(f.reward(&at(0.2)).unwrap(), 0.5);
+        assert_eq!(f.reward(&at(0.4)).unwrap(), 0.1);
+        assert_eq!(f.reward(&at(0.6)).unwrap(), 1e-3);
     }
 
     #[test]
     fn progress_pays_for_gain_only_and_resets() {
         let mut f = ProgressPerStep::default();
         let at = |progress: f32| RewardParams { progress, ..Default::default() };
-        assert!((f.reward(&at(2.0)) - 2.001).abs() < 1e-5);
-        assert!((f.reward(&at(2.5)) - 0.501).abs() < 1e-5);
-        assert!((f.reward(&at(2.5)) - 0.001).abs() < 1e-6);
+        assert!((f.reward(&at(2.0)).unwrap() - 2.001).abs() < 1e-5);
+        assert!((f.reward(&at(2.5)).unwrap() - 0.501).abs() < 1e-5);
+        assert!((f.reward(&at(2.5)).unwrap() - 0.001).abs() < 1e-6);
         f.reset();
-        assert!((f.reward(&at(1.0)) - 1.001).abs() < 1e-5);
+        assert!((f.reward(&at(1.0)).unwrap() - 1.001).abs() < 1e-5);
         let err = builtin_reward("nope").err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("follow_centre_line"), "{err}");
     }

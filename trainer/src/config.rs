@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! track = "circuit"               # a bundled name, random:SEED, or a .json/.npy file
-//! reward_function = "progress"    # a built-in reward (progress, follow_centre_line)
+//! reward_function = "progress"    # a built-in reward (progress, follow_centre_line) or a .py file
 //! seed = 1
 //! algorithm = "clipped_ppo"       # or "sac" (continuous action spaces)
 //!
@@ -42,6 +42,8 @@ pub struct RunConfig {
     /// Drive the track clockwise (DeepRacer's "reverse" direction).
     pub reverse: bool,
     pub reward_function: String,
+    /// A Python reward function call that takes longer is stopped, milliseconds.
+    pub reward_deadline_ms: u64,
     pub seed: u64,
     pub algorithm: Algorithm,
     pub env: EnvConfig,
@@ -224,6 +226,7 @@ impl Default for RunConfig {
             track: "circuit".into(),
             reverse: false,
             reward_function: "progress".into(),
+            reward_deadline_ms: 1000,
             seed: 0,
             algorithm: Algorithm::ClippedPpo,
             env: EnvConfig::default(),
@@ -265,8 +268,28 @@ impl RunConfig {
             config.env.action_space = paddock_policy::deepracer::action_space_from_model_metadata(&text, &metadata.display().to_string())
                 .map_err(|e| TrainError::Config(format!("action_space_from: {e}")))?;
         }
+        if config.reward_function.ends_with(".py") {
+            // A Python file: made absolute, so the run folder's copy of the config still finds it.
+            let path = Path::new(&config.reward_function);
+            let path = match file {
+                Some(f) if path.is_relative() => f.parent().unwrap_or(Path::new(".")).join(path),
+                _ => path.to_path_buf(),
+            };
+            let path = std::fs::canonicalize(&path).map_err(|e| TrainError::Config(format!("reward_function: cannot read {}: {e}", path.display())))?;
+            config.reward_function = path.display().to_string();
+        }
         config.validate()?;
         Ok(config)
+    }
+
+    /// The Python reward function's source, when `reward_function` names a `.py` file.
+    pub fn reward_python(&self) -> Result<Option<paddock_sandbox::PythonSource>, TrainError> {
+        if !self.reward_function.ends_with(".py") {
+            return Ok(None);
+        }
+        let code = std::fs::read_to_string(&self.reward_function)
+            .map_err(|e| TrainError::Config(format!("reward_function: cannot read {}: {e}", self.reward_function)))?;
+        Ok(Some(paddock_sandbox::PythonSource { file: self.reward_function.clone(), code, deadline_ms: self.reward_deadline_ms }))
     }
 
     pub fn to_toml_string(&self) -> String {
@@ -285,7 +308,13 @@ impl RunConfig {
     pub fn validate(&self) -> Result<(), TrainError> {
         let bad = |m: String| Err(TrainError::Config(m));
         self.env.validate().map_err(|e| TrainError::Config(format!("[env]: {e}")))?;
-        paddock_sim::builtin_reward(&self.reward_function).map_err(|e| TrainError::Config(format!("reward_function: {e}")))?;
+        if !self.reward_function.ends_with(".py") {
+            paddock_sim::builtin_reward(&self.reward_function)
+                .map_err(|e| TrainError::Config(format!("reward_function: {e} (or a DeepRacer reward_function in a .py file)")))?;
+        }
+        if self.reward_deadline_ms == 0 || self.reward_deadline_ms > 60_000 {
+            return bad(format!("reward_deadline_ms = {} is outside 1..=60000", self.reward_deadline_ms));
+        }
         let h = &self.hyperparameters;
         let in_range = |name: &str, v: f64, lo: f64, hi: f64| -> Result<(), TrainError> {
             if v.is_finite() && (lo..=hi).contains(&v) {

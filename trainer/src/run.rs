@@ -243,6 +243,7 @@ pub fn train(config: RunConfig, options: &TrainOptions) -> Result<TrainSummary, 
         env: config.env.clone(),
         track_json: track.to_json_string(),
         reward_function: config.reward_function.clone(),
+        reward_python: config.reward_python()?,
         envs: config.workers.envs_per_worker,
         // A resumed run continues with fresh episodes rather than replaying old ones.
         seed: paddock_sim::vec_env::split_seed(config.seed, state.iteration),
