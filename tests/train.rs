@@ -238,6 +238,27 @@ fn training_on_three_remote_hosts_finishes_when_one_is_cut_off() {
 }
 
 #[test]
+fn a_deepracer_python_reward_function_trains_a_policy_in_sandboxed_workers() {
+    let dir = temp_dir("python");
+    let reward = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/rewards/follow_centre_line.py");
+    let config = lidar_oval_config(&dir, "wall_time_minutes = 10.0\ncompletion_rate = 0.6\neval_laps = 3\n[workers]\nbackend = \"process\"");
+    let with_python = std::fs::read_to_string(&config).unwrap().replace("reward_function = \"progress\"", &format!("reward_function = {reward:?}"));
+    std::fs::write(&config, with_python).unwrap();
+    let run = dir.join("run");
+    let o = paddock(&["train", "--config", config.to_str().unwrap(), "--out", run.to_str().unwrap(), "--quiet"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("clean laps in a row"), "{}", text(&o));
+    assert!(std::fs::read_to_string(run.join("config.toml")).unwrap().contains("follow_centre_line.py"));
+    // A reward file that isn't there is refused before any work.
+    let missing = std::fs::read_to_string(&config).unwrap().replace(reward, "/nonexistent/reward.py");
+    std::fs::write(&config, missing).unwrap();
+    let o = paddock(&["train", "--config", config.to_str().unwrap(), "--out", dir.join("run2").to_str().unwrap()]);
+    assert!(!o.status.success() && text(&o).contains("/nonexistent/reward.py"), "{}", text(&o));
+    assert!(!dir.join("run2").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn a_run_killed_with_sigkill_resumes_from_its_last_checkpoint() {
     let dir = temp_dir("resume");
     let config = lidar_oval_config(&dir, "iterations = 12");
