@@ -55,6 +55,9 @@ enum WorkerCommand {
         /// The shared token trainers must present (default: $PADDOCK_WORKER_TOKEN).
         #[arg(long)]
         token: Option<String>,
+        /// Serve without a token (only on a network nobody else can reach).
+        #[arg(long)]
+        insecure: bool,
     },
 }
 
@@ -171,9 +174,9 @@ fn main() -> Result<()> {
         Command::Export(args) => export::export(&args),
         Command::Bench(BenchCommand::Sim(args)) => bench::sim(&args),
         Command::Bench(BenchCommand::Train(args)) => bench::train(&args),
-        Command::Worker(WorkerCommand::Serve { listen, token }) => {
+        Command::Worker(WorkerCommand::Serve { listen, token, insecure }) => {
             let token = token.or_else(|| std::env::var("PADDOCK_WORKER_TOKEN").ok().filter(|t| !t.is_empty()));
-            paddock_sandbox::grpc::run_remote_worker(listen, token).map_err(|e| anyhow::anyhow!("worker: {e}"))
+            paddock_sandbox::grpc::run_remote_worker(listen, token, insecure).map_err(|e| anyhow::anyhow!("worker: {e}"))
         }
     }
 }

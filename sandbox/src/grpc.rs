@@ -54,12 +54,33 @@ const FATAL: &str = "\u{0}fatal:";
 
 type Client = pb::worker_client::WorkerClient<InterceptedService<Channel, Token>>;
 
+/// What every rollout must look like, from the trainer's own spec (never from the worker).
+#[derive(Debug, Clone, Copy)]
+pub struct Expect {
+    pub envs: usize,
+    pub obs_len: usize,
+    pub image: bool,
+    /// The number of discrete actions, or `None` for a continuous space.
+    pub discrete_actions: Option<usize>,
+}
+
+impl Expect {
+    pub fn of(spec: &WorkerSpec) -> Expect {
+        let env = &spec.env;
+        Expect {
+            envs: spec.envs,
+            obs_len: env.observation.shape(&env.car).iter().product(),
+            image: env.observation.is_image(),
+            discrete_actions: env.action_space.is_discrete().then(|| env.action_space.len()),
+        }
+    }
+}
+
 struct Conn {
     id: usize,
     endpoint: Endpoint,
     client: Option<Client>,
     child: Option<Child>,
-    obs_len: usize,
     /// Times this worker was (re)started; mixed into its seed so a restart doesn't replay episodes.
     generation: u64,
 }
@@ -69,6 +90,7 @@ pub struct GrpcWorkers {
     rt: tokio::runtime::Runtime,
     conns: Vec<Conn>,
     spec: WorkerSpec,
+    expect: Expect,
     token: Token,
     current: Option<(u64, Arc<Vec<u8>>)>,
     deadline: Duration,
@@ -92,8 +114,8 @@ impl GrpcWorkers {
             Some(t) => Token(Some(format!("Bearer {t}").parse().map_err(|_| WorkerError::Setup { worker: 0, message: "the token must be printable ASCII".into() })?)),
             None => Token(None),
         };
-        let conns = endpoints.into_iter().enumerate().map(|(id, endpoint)| Conn { id, endpoint, client: None, child: None, obs_len: 0, generation: 0 }).collect();
-        let mut w = GrpcWorkers { rt, conns, spec: spec.clone(), token, current: None, deadline, incidents: Vec::new(), isolation: Vec::new() };
+        let conns = endpoints.into_iter().enumerate().map(|(id, endpoint)| Conn { id, endpoint, client: None, child: None, generation: 0 }).collect();
+        let mut w = GrpcWorkers { rt, conns, spec: spec.clone(), expect: Expect::of(spec), token, current: None, deadline, incidents: Vec::new(), isolation: Vec::new() };
         for i in 0..w.conns.len() {
             let isolation = w.start(i)?;
             w.isolation.push(isolation);
@@ -115,6 +137,12 @@ impl GrpcWorkers {
                 if *sandbox {
                     cmd.arg("--sandbox");
                 }
+                // Nothing of the trainer's environment (tokens, cloud credentials) reaches the
+                // worker, except the fault-injection switch tests use.
+                cmd.env_clear();
+                if let Ok(fault) = std::env::var("PADDOCK_WORKER_FAULT") {
+                    cmd.env("PADDOCK_WORKER_FAULT", fault);
+                }
                 cmd.envs(env.iter().map(|(k, v)| (k, v)));
                 let fd = theirs.as_raw_fd();
                 // SAFETY: only async-signal-safe calls between fork and exec.
@@ -122,7 +150,8 @@ impl GrpcWorkers {
                     cmd.pre_exec(move || {
                         // dup2 onto itself would keep close-on-exec set; clear it then.
                         let moved = if fd == 3 { libc::fcntl(3, libc::F_SETFD, 0) } else { libc::dup2(fd, 3) };
-                        if moved < 0 || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) < 0 {
+                        // A new session: no controlling terminal to push keystrokes into.
+                        if moved < 0 || libc::setsid() < 0 || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) < 0 {
                             return Err(std::io::Error::last_os_error());
                         }
                         Ok(())
@@ -163,7 +192,8 @@ impl GrpcWorkers {
         conn.generation += 1;
         let spec_json = serde_json::to_string(&spec).map_err(|e| fail(e.to_string()))?;
         let current = self.current.clone();
-        let (isolation, obs_len) = self
+        let expected_obs_len = self.expect.obs_len;
+        let isolation = self
             .rt
             .block_on(async {
                 let hello = tokio::time::timeout(deadline, client.hello(pb::HelloRequest { protocol_version: PROTOCOL_VERSION })).await
@@ -182,11 +212,13 @@ impl GrpcWorkers {
                         .map_err(|_| "no answer to publish".to_string())?
                         .map_err(|s| format!("publish: {}", s.message()))?;
                 }
-                Ok((hello.isolation, setup.obs_len as usize))
+                if setup.obs_len as usize != expected_obs_len {
+                    return Err(format!("worker builds observations of {} values, the spec says {expected_obs_len}", setup.obs_len));
+                }
+                Ok(hello.isolation)
             })
             .map_err(fail)?;
         conn.client = Some(client);
-        conn.obs_len = obs_len;
         Ok(isolation)
     }
 
@@ -219,7 +251,7 @@ impl GrpcWorkers {
             let mut tasks = Vec::new();
             for &i in which {
                 let conn = &self.conns[i];
-                let (client, obs_len, asked) = (conn.client.clone(), conn.obs_len, request.clone());
+                let (client, expect, asked) = (conn.client.clone(), self.expect, request.clone());
                 tasks.push(tokio::spawn(async move {
                     let mut client = client.ok_or("not connected")?;
                     let reply = tokio::time::timeout(deadline, client.collect(wire::request_to_pb(&asked)))
@@ -227,7 +259,7 @@ impl GrpcWorkers {
                         .map_err(|_| format!("no rollout within the {} s deadline", deadline.as_secs_f32()))?
                         .map_err(|s| if s.code() == tonic::Code::InvalidArgument { format!("{FATAL}{}", s.message()) } else { format!("{:?}: {}", s.code(), s.message()) })?
                         .into_inner();
-                    wire::rollout_from_pb(reply, &asked, obs_len).map_err(|e| format!("a malformed rollout: {e}"))
+                    wire::rollout_from_pb(reply, &asked, &expect).map_err(|e| format!("a malformed rollout: {e}"))
                 }));
             }
             let mut out = Vec::new();
@@ -318,16 +350,25 @@ impl Workers for GrpcWorkers {
             return Err(WorkerError::Run { worker: 0, message: format!("every worker failed: {}", self.incidents.last().cloned().unwrap_or_default()) });
         }
         let missing: Vec<usize> = (0..n).filter(|&i| done[i].is_none()).collect();
-        for (k, i) in missing.into_iter().enumerate() {
-            let helper = healthy[k % healthy.len()];
-            let mut result = self.collect_from(&[helper], request);
-            match result.pop() {
-                Some(Ok(r)) => {
-                    self.incidents.push(format!("worker {i} is down; worker {helper} did its rollout"));
-                    done[i] = Some(r);
+        for i in missing {
+            for helper in healthy.iter().copied().cycle().skip(i).take(healthy.len()) {
+                match self.collect_from(&[helper], request).pop().expect("one request, one result") {
+                    Ok(r) => {
+                        self.incidents.push(format!("worker {i} is down; worker {helper} did its rollout"));
+                        done[i] = Some(r);
+                        break;
+                    }
+                    Err(message) if message.starts_with(FATAL) => {
+                        return Err(WorkerError::Run { worker: helper, message: message[FATAL.len()..].to_string() });
+                    }
+                    Err(message) => {
+                        self.incidents.push(format!("worker {helper}: {message} (doing worker {i}'s rollout)"));
+                        self.stop(helper);
+                    }
                 }
-                Some(Err(e)) => return Err(WorkerError::Run { worker: helper, message: e }),
-                None => unreachable!("one request, one result"),
+            }
+            if done[i].is_none() {
+                return Err(WorkerError::Run { worker: i, message: format!("no worker could do its rollout: {}", self.incidents.last().cloned().unwrap_or_default()) });
             }
         }
         Ok(done.into_iter().map(|r| r.expect("filled above")).collect())
@@ -385,11 +426,17 @@ pub async fn serve_tcp(addr: std::net::SocketAddr, token: Option<String>, servic
 }
 
 /// A remote worker: serves trainers at `addr` until killed (`paddock worker serve`,
-/// `paddock-worker serve --listen`). Without a token anyone who can reach the port may use it.
-pub fn run_remote_worker(addr: std::net::SocketAddr, token: Option<String>) -> Result<(), String> {
+/// `paddock-worker serve --listen`).
+///
+/// A remote worker runs the trainer's reward code unsandboxed: the token is a code-execution
+/// credential, so one is required unless `insecure` says otherwise.
+pub fn run_remote_worker(addr: std::net::SocketAddr, token: Option<String>, insecure: bool) -> Result<(), String> {
+    if token.is_none() && !insecure {
+        return Err("no token: set PADDOCK_WORKER_TOKEN (anyone with the token can run code here), or pass --insecure on a closed network".into());
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().map_err(|e| e.to_string())?;
     if token.is_none() {
-        eprintln!("paddock-worker: no token: anyone who can reach {addr} can use this worker");
+        eprintln!("paddock-worker: no token: anyone who can reach {addr} can run code on this worker");
     }
     eprintln!("paddock-worker: listening on {addr}");
     let service = crate::server::WorkerService::new("none (a remote worker; isolate it with a container or microVM)".into(), None);

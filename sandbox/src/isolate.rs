@@ -15,7 +15,8 @@ use std::io;
 pub struct Limits {
     /// Address space, bytes (RLIMIT_AS): a 10 GB allocation fails instead of swapping the host.
     pub memory_bytes: u64,
-    /// Largest file the worker may write, bytes (RLIMIT_FSIZE; only its private /tmp is writable).
+    /// Largest file the worker may write, bytes (RLIMIT_FSIZE; seccomp refuses opening files for
+    /// writing anyway, so this bounds writes to what it inherited, like stderr).
     pub file_bytes: u64,
     /// Open files (RLIMIT_NOFILE).
     pub open_files: u64,
@@ -47,14 +48,17 @@ fn c(s: &str) -> CString {
 /// Enters the sandbox; returns (in the sandboxed child) a description for the worker's Hello.
 pub fn enter(limits: &Limits) -> io::Result<String> {
     let outside_uid;
+    let not_read_only: Vec<String>;
     // SAFETY: plain system calls on this single-threaded process; every pointer is a live CString.
     unsafe {
         if libc::geteuid() == 0 {
             check(libc::setgroups(0, std::ptr::null()), "setgroups")?;
             check(libc::setgid(NOBODY), "setgid")?;
             check(libc::setuid(NOBODY), "setuid")?;
-            // Changing identity made us non-dumpable, which would keep /proc/self/uid_map root's.
+            // Changing identity made us non-dumpable, which would keep /proc/self/uid_map root's,
+            // and cleared the parent-death signal the trainer set: restore both.
             check(libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0), "prctl(PR_SET_DUMPABLE)")?;
+            check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")?;
         }
         let (uid, gid) = (libc::getuid(), libc::getgid());
         outside_uid = uid;
@@ -70,18 +74,21 @@ pub fn enter(limits: &Limits) -> io::Result<String> {
         }
         // The child: pid 1 of its namespace. It dies with its supervisor.
         check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")?;
-        mounts(limits)?;
+        let writable = mounts(limits)?;
+        not_read_only = writable;
         rlimits(limits)?;
         crate::seccomp::apply()?;
     }
     Ok(format!(
         "process sandbox: namespaces user pid mount ipc uts net (no network), uid {outside_uid} outside, read-only system, private /tmp, \
-         homes hidden, {} MB address space, seccomp",
-        limits.memory_bytes >> 20
+         homes hidden, {} MB address space, seccomp{}",
+        limits.memory_bytes >> 20,
+        if not_read_only.is_empty() { String::new() } else { format!("; left as they were: {}", not_read_only.join(" ")) }
     ))
 }
 
-/// The supervisor half: wait for the child and leave with its status, passing SIGTERM on.
+/// The supervisor half: wait for the child and leave with its status. Killing the supervisor
+/// kills the child (its parent-death signal).
 fn supervise(child: libc::pid_t) -> ! {
     // SAFETY: waitpid/kill/_exit on our own child; no Rust state is touched after the fork.
     unsafe {
@@ -103,7 +110,9 @@ fn supervise(child: libc::pid_t) -> ! {
 }
 
 /// Read-only system, fresh /proc (this pid namespace's), private /tmp and /dev/shm, homes hidden.
-unsafe fn mounts(limits: &Limits) -> io::Result<()> {
+/// Returns the mounts that could not be made read-only (the kernel keeps some as they are).
+unsafe fn mounts(limits: &Limits) -> io::Result<Vec<String>> {
+    let mut writable = Vec::new();
     let none = std::ptr::null::<libc::c_char>();
     let root = c("/");
     check(libc::mount(none, root.as_ptr(), none, libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()), "mount --make-rprivate /")?;
@@ -114,9 +123,24 @@ unsafe fn mounts(limits: &Limits) -> io::Result<()> {
     points.dedup();
     for p in points {
         let p = c(&p.replace("\\040", " "));
-        let flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV;
-        if libc::mount(none, p.as_ptr(), none, flags, std::ptr::null()) < 0 && p.as_bytes() == b"/" {
-            check(-1, "remount / read-only")?;
+        // Flags the kernel locked on the mount (noexec, atime...) must be kept, or the remount fails.
+        let mut st: libc::statvfs = std::mem::zeroed();
+        let locked = if libc::statvfs(p.as_ptr(), &mut st) == 0 { st.f_flag } else { 0 };
+        let keep = [
+            (libc::ST_NOEXEC, libc::MS_NOEXEC),
+            (libc::ST_NOATIME, libc::MS_NOATIME),
+            (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
+            (libc::ST_RELATIME, libc::MS_RELATIME),
+        ]
+        .iter()
+        .filter(|(st_flag, _)| locked & st_flag != 0)
+        .fold(0, |acc, (_, ms)| acc | ms);
+        let flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | keep;
+        if libc::mount(none, p.as_ptr(), none, flags, std::ptr::null()) < 0 {
+            if p.as_bytes() == b"/" {
+                check(-1, "remount / read-only")?;
+            }
+            writable.push(p.to_string_lossy().into_owned());
         }
     }
     let tmpfs = c("tmpfs");
@@ -129,7 +153,7 @@ unsafe fn mounts(limits: &Limits) -> io::Result<()> {
     let proc_ = c("proc");
     let dir = c("/proc");
     check(libc::mount(proc_.as_ptr(), dir.as_ptr(), proc_.as_ptr(), libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, std::ptr::null()), "mount /proc")?;
-    Ok(())
+    Ok(writable)
 }
 
 unsafe fn rlimits(limits: &Limits) -> io::Result<()> {

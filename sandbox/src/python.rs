@@ -2,7 +2,8 @@
 //! `def reward_function(params): ... return float(reward)`, called every step with DeepRacer's
 //! full `params` dict, inside the worker (embedded CPython through pyo3).
 //!
-//! The function gets a deadline per call (a runaway loop gets `TimeoutError` raised in it), and
+//! The function gets a deadline per call (a runaway Python loop is interrupted; code blocked in C,
+//! like `time.sleep`, is not, and meets the trainer's worker deadline instead), and
 //! its answer must be a finite number: `None`, a string, a bool, NaN or an exception stop the
 //! rollout with a message that names the file and the step. What the code can reach is the
 //! worker sandbox's business ([`crate::isolate`]); nothing here tries to contain Python itself.
@@ -12,7 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use paddock_sim::{RewardFunction, RewardParams, SimError};
-use pyo3::exceptions::PyTimeoutError;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyString, PyTuple};
 
@@ -29,6 +32,8 @@ struct Shared {
     running: Mutex<Option<(Instant, u64)>>,
     /// One call at a time (the GIL serialises them anyway; this keeps the deadline slot simple).
     call: Mutex<()>,
+    /// Set when the watchdog interrupted the call in progress.
+    fired: AtomicBool,
 }
 
 impl PythonRewardFile {
@@ -44,7 +49,7 @@ impl PythonRewardFile {
             }
             Ok(f.unbind())
         })?;
-        let shared = Arc::new(Shared { function, file: file.into(), deadline, running: Mutex::new(None), call: Mutex::new(()) });
+        let shared = Arc::new(Shared { function, file: file.into(), deadline, running: Mutex::new(None), call: Mutex::new(()), fired: AtomicBool::new(false) });
         let weak = Arc::downgrade(&shared);
         std::thread::Builder::new()
             .name("reward-watchdog".into())
@@ -59,7 +64,8 @@ impl PythonRewardFile {
     }
 }
 
-/// Raises `TimeoutError` in a call that runs past its deadline; ends with the file.
+/// Interrupts a call that runs past its deadline; ends with the file. It raises
+/// `KeyboardInterrupt`, a `BaseException` that an `except Exception:` in the function won't swallow.
 fn watchdog(shared: std::sync::Weak<Shared>) {
     loop {
         std::thread::sleep(Duration::from_millis(5));
@@ -71,7 +77,8 @@ fn watchdog(shared: std::sync::Weak<Shared>) {
                 if let Some((end, thread)) = *s.running.lock().unwrap_or_else(|p| p.into_inner()) {
                     if Instant::now() > end {
                         // SAFETY: the GIL is held; `thread` is the id of the thread running the call.
-                        unsafe { pyo3::ffi::PyThreadState_SetAsyncExc(thread as _, py.get_type::<PyTimeoutError>().as_ptr()) };
+                        s.fired.store(true, Ordering::SeqCst);
+                        unsafe { pyo3::ffi::PyThreadState_SetAsyncExc(thread as _, py.get_type::<PyKeyboardInterrupt>().as_ptr()) };
                     }
                 }
             });
@@ -142,6 +149,7 @@ impl RewardFunction for PythonReward {
             let params = self.params(py, p).map_err(|e| fail(traceback(py, &e)))?;
             // SAFETY: reads the current thread's id; the GIL is held.
             let thread = unsafe { pyo3::ffi::PyThread_get_thread_ident() } as u64;
+            shared.fired.store(false, Ordering::SeqCst);
             *shared.running.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now() + shared.deadline, thread));
             let result = shared.function.call1(py, (params,));
             *shared.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
@@ -150,7 +158,7 @@ impl RewardFunction for PythonReward {
             unsafe { pyo3::ffi::PyThreadState_SetAsyncExc(thread as _, std::ptr::null_mut()) };
             let value = match result {
                 Ok(v) => v,
-                Err(e) if e.is_instance_of::<PyTimeoutError>(py) => {
+                Err(_) if shared.fired.load(Ordering::SeqCst) => {
                     return Err(fail(format!("took longer than {} ms and was stopped", shared.deadline.as_millis())))
                 }
                 Err(e) => return Err(fail(traceback(py, &e))),
@@ -161,8 +169,8 @@ impl RewardFunction for PythonReward {
                 return Err(fail(format!("reward_function must return a number, got {}", type_name())));
             }
             let x: f64 = v.extract().map_err(|_| fail(format!("reward_function must return a number, got {}", type_name())))?;
-            if !x.is_finite() {
-                return Err(fail(format!("reward_function returned {x}")));
+            if !x.is_finite() || !(x as f32).is_finite() {
+                return Err(fail(format!("reward_function returned {x}, not a finite 32-bit number")));
             }
             Ok(x as f32)
         })

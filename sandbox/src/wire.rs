@@ -5,6 +5,7 @@
 use paddock_sim::env::EpisodeSummary;
 use paddock_sim::{EpisodeStatus, StepTrace};
 
+use crate::grpc::Expect;
 use crate::rollout::{EpisodeRecord, Mode, ObsData, Rollout, RolloutRequest, TraceRow};
 
 #[allow(clippy::all, missing_docs)]
@@ -125,17 +126,22 @@ pub fn rollout_to_pb(r: Rollout) -> pb::CollectReply {
     }
 }
 
-/// Checks a worker's reply against what was asked and the worker's observation size.
-pub fn rollout_from_pb(r: pb::CollectReply, asked: &RolloutRequest, obs_len: usize) -> Result<Rollout, String> {
+/// Checks a worker's reply against what was asked and what the trainer's spec says a rollout
+/// holds: a worker (or the reward code inside it) could send anything.
+pub fn rollout_from_pb(r: pb::CollectReply, asked: &RolloutRequest, expect: &Expect) -> Result<Rollout, String> {
     let (envs, steps) = (r.envs as usize, r.steps as usize);
-    let n = envs * steps;
+    let obs_len = expect.obs_len;
     if r.policy_version != asked.policy_version {
         return Err(format!("rollout for policy version {}, asked for {}", r.policy_version, asked.policy_version));
     }
-    if envs == 0 || steps == 0 || steps > asked.max_steps.max(1) {
-        return Err(format!("{steps} steps of {envs} envs (asked for at most {} steps)", asked.max_steps));
+    if envs != expect.envs || steps == 0 || steps > asked.max_steps.max(1) {
+        return Err(format!("{steps} steps of {envs} envs (the worker has {} envs; asked for at most {} steps)", expect.envs, asked.max_steps));
     }
+    let n = envs * steps;
     let image = !r.obs_u8.is_empty() || !r.last_obs_u8.is_empty();
+    if image != expect.image || (image && (!r.obs_f32.is_empty() || !r.last_obs_f32.is_empty())) {
+        return Err("observations of the wrong type".into());
+    }
     let (obs, last_obs) = if image {
         (ObsData::U8(r.obs_u8), ObsData::U8(r.last_obs_u8))
     } else {
@@ -155,21 +161,52 @@ pub fn rollout_from_pb(r: pb::CollectReply, asked: &RolloutRequest, obs_len: usi
             return Err(format!("{got} {what} for {steps} steps of {envs} envs (want {want})"));
         }
     }
-    if let ObsData::F32(v) = &obs {
-        if v.iter().any(|x| !x.is_finite()) {
-            return Err("non-finite observations".into());
+    for data in [&obs, &last_obs] {
+        if let ObsData::F32(v) = data {
+            if v.iter().any(|x| !x.is_finite()) {
+                return Err("non-finite observations".into());
+            }
         }
     }
     if r.rewards.iter().chain(&r.log_probs).chain(&r.actions).any(|x| !x.is_finite()) {
         return Err("non-finite rewards, actions or log-probabilities".into());
     }
+    if let Some(count) = expect.discrete_actions {
+        if r.actions.chunks_exact(2).any(|a| a[0] < 0.0 || a[0] >= count as f32 || a[0].fract() != 0.0) {
+            return Err(format!("a discrete action outside 0..{count}"));
+        }
+    }
+    if r.truncated.iter().zip(&r.dones).any(|(&t, &d)| t && !d) {
+        return Err("a step truncated but not done".into());
+    }
+    let want_trace = if asked.trace { n } else { 0 };
+    if r.trace.len() != want_trace || r.trace.iter().any(|t| t.env as usize >= envs) {
+        return Err(format!("{} simtrace rows (want {want_trace})", r.trace.len()));
+    }
+    // One finished episode per env per `done`.
+    let mut per_env = vec![0usize; envs];
+    for (i, &d) in r.dones.iter().enumerate() {
+        if d {
+            per_env[i % envs] += 1;
+        }
+    }
+    for e in &r.episodes {
+        let env = e.env as usize;
+        if env >= envs || per_env[env] == 0 {
+            return Err(format!("an episode of env {} that no step ended", e.env));
+        }
+        per_env[env] -= 1;
+        if ![e.progress, e.total_reward, e.time_s, e.start_progress].iter().all(|x| x.is_finite()) {
+            return Err("non-finite episode figures".into());
+        }
+    }
+    if per_env.iter().any(|&left| left != 0) {
+        return Err("episodes and dones disagree".into());
+    }
     let episodes = r
         .episodes
         .iter()
         .map(|e| {
-            if e.env as usize >= envs {
-                return Err(format!("an episode of env {} (there are {envs})", e.env));
-            }
             Ok(EpisodeRecord {
                 env: e.env as usize,
                 episode: e.episode,

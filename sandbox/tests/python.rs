@@ -179,6 +179,8 @@ fn hostile_reward_functions_are_stopped_with_the_file_and_the_step() {
         ("fork", "    import os\n    while True:\n        os.fork()", "PermissionError"),
         ("memory", "    x = bytearray(10 * 1024 ** 3)\n    return 1.0", "MemoryError"),
         ("nan", "    return float('nan')", "returned NaN"),
+        ("huge", "    return 1e300", "not a finite 32-bit number"),
+        ("swallow", "    try:\n        while True:\n            pass\n    except Exception:\n        return 1.0", "took longer than 300 ms"),
         ("string", "    return 'fast'", "got str"),
         ("nothing", "    pass", "got NoneType"),
     ];

@@ -1,7 +1,7 @@
 //! Workers in real processes: `paddock-worker` children over the gRPC protocol, in and out of
 //! the process sandbox, remote ones over TCP with a token, and workers that crash, hang or lie.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,7 +100,8 @@ fn a_worker_that_crashes_hangs_or_lies_is_replaced_and_its_rollout_redone() {
 
 #[test]
 fn the_sandbox_keeps_files_network_processes_and_memory_out_of_reach() {
-    let outside = std::env::temp_dir().join(format!("paddock-probe-{}", std::process::id()));
+    // Not under /tmp, which the sandbox hides: this checks the read-only view of the system.
+    let outside = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("paddock-probe-{}", std::process::id()));
     std::fs::create_dir_all(&outside).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();

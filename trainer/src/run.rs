@@ -531,6 +531,9 @@ fn truncate_logs(dir: &Path, iteration: u64) -> Result<(), TrainError> {
 /// The configured worker backend, started and set up.
 pub fn start_workers(config: &WorkerConfig, spec: &WorkerSpec) -> Result<Box<dyn Workers>, TrainError> {
     let deadline = std::time::Duration::from_secs_f64(config.deadline_s);
+    if config.backend == WorkerBackend::Local && spec.reward_python.is_some() {
+        eprintln!("warning: the Python reward function runs unsandboxed in this process; use [workers] backend = \"process\" for untrusted code");
+    }
     Ok(match config.backend {
         WorkerBackend::Local => Box::new(LocalWorkers::new(spec, config.count)?),
         WorkerBackend::Process => {

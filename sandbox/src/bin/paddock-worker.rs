@@ -28,11 +28,15 @@ enum Cmd {
         /// Listen for trainers on this TCP address.
         #[arg(long)]
         listen: Option<SocketAddr>,
-        /// The shared token trainers must present (with --listen).
+        /// The shared token trainers must present (with --listen; better: PADDOCK_WORKER_TOKEN,
+        /// which `ps` does not show).
         #[arg(long)]
         token: Option<String>,
-        /// Enter the process sandbox first (namespaces, no network, read-only system, seccomp).
+        /// Serve without a token (only on a network nobody else can reach).
         #[arg(long)]
+        insecure: bool,
+        /// Enter the process sandbox first (namespaces, no network, read-only system, seccomp).
+        #[arg(long, conflicts_with = "listen")]
         sandbox: bool,
         /// Address-space limit in the sandbox, MB.
         #[arg(long, default_value_t = 4096)]
@@ -50,8 +54,8 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
-    let (fd, listen, token, sandbox, memory_mb) = match Cli::parse().command {
-        Cmd::Serve { fd, listen, token, sandbox, memory_mb } => (fd, listen, token, sandbox, memory_mb),
+    let (fd, listen, token, insecure, sandbox, memory_mb) = match Cli::parse().command {
+        Cmd::Serve { fd, listen, token, insecure, sandbox, memory_mb } => (fd, listen, token, insecure, sandbox, memory_mb),
         Cmd::Probe { outside, port } => return probe(outside, port),
     };
     let token = token.or_else(|| std::env::var("PADDOCK_WORKER_TOKEN").ok().filter(|t| !t.is_empty()));
@@ -75,7 +79,7 @@ fn main() -> ExitCode {
             Ok(rt) => rt.block_on(serve_fd(unsafe { owned_fd(fd) }, WorkerService::new(isolation, fault))),
             Err(e) => Err(e.to_string()),
         },
-        (None, Some(addr)) => run_remote_worker(addr, token),
+        (None, Some(addr)) => run_remote_worker(addr, token, insecure),
         _ => Err("give --fd or --listen".into()),
     };
     match result {
