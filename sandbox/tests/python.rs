@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use paddock_sandbox::python::PythonRewardFile;
 use paddock_sandbox::{Endpoint, GrpcWorkers, Mode, PythonSource, RolloutRequest, WorkerSpec, Workers};
+use paddock_sim::reward::follow_centre_line;
 use paddock_sim::{Action, Env, EnvConfig, ObservationKind, RewardFunction, RewardParams, SimError, Start, TrackScene};
 use paddock_tracks::Track;
 use rand::{Rng, SeedableRng};
@@ -27,19 +28,6 @@ impl RewardFunction for Rust {
     }
 }
 
-fn centre_bands(p: &RewardParams) -> f32 {
-    let (d, w) = (p.distance_from_center, p.track_width);
-    if d <= 0.1 * w {
-        1.0
-    } else if d <= 0.25 * w {
-        0.5
-    } else if d <= 0.5 * w {
-        0.1
-    } else {
-        1e-3
-    }
-}
-
 fn inside_borders(p: &RewardParams) -> f32 {
     if p.all_wheels_on_track && 0.5 * p.track_width - p.distance_from_center >= 0.05 {
         1.0
@@ -49,7 +37,7 @@ fn inside_borders(p: &RewardParams) -> f32 {
 }
 
 fn no_zig_zag(p: &RewardParams) -> f32 {
-    centre_bands(p) * if p.steering_angle.abs() > 15.0 { 0.8 } else { 1.0 }
+    follow_centre_line(p) * if p.steering_angle.abs() > 15.0 { 0.8 } else { 1.0 }
 }
 
 fn waypoint_heading(p: &RewardParams) -> f32 {
@@ -106,7 +94,7 @@ fn drive(python: Box<dyn RewardFunction>, rust: Box<dyn RewardFunction>) -> (Vec
 #[test]
 fn deepracer_reward_functions_in_python_give_the_rewards_the_same_logic_gives_in_rust() {
     let cases: [(&str, RustLogic); 5] = [
-        ("follow_centre_line.py", centre_bands),
+        ("follow_centre_line.py", follow_centre_line),
         ("stay_inside_borders.py", inside_borders),
         ("prevent_zig_zag.py", no_zig_zag),
         ("waypoint_heading.py", waypoint_heading),

@@ -26,7 +26,8 @@ impl RewardFunction for FollowCentreLine {
     }
 }
 
-fn follow_centre_line(p: &RewardParams) -> f32 {
+/// [`FollowCentreLine`]'s reward for one step's params.
+pub fn follow_centre_line(p: &RewardParams) -> f32 {
     if p.is_offtrack {
         return 1e-3;
     }
