@@ -1,5 +1,6 @@
 //! Worker start-up per backend: from nothing to a worker that has answered Hello and built its
-//! environment (one lidar env on the oval), then shut down.
+//! environment (one lidar env on the oval), then shut down. For microVMs also the VM alone: from
+//! nothing to a guest that answered Hello, restored from the snapshot and booted from scratch.
 //!
 //! `cargo bench -p paddock-sandbox --bench startup`
 
@@ -7,6 +8,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use paddock_sandbox::grpc::connect_unix;
+use paddock_sandbox::microvm::{Guest, MicroVmOptions};
+use paddock_sandbox::wire::{pb, PROTOCOL_VERSION};
 use paddock_sandbox::{Endpoint, GrpcWorkers, LocalWorkers, WorkerSpec};
 use paddock_sim::{EnvConfig, ObservationKind};
 use paddock_tracks::Track;
@@ -33,6 +37,25 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    g.finish();
+
+    let mut g = c.benchmark_group("microvm start-up");
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let hello = |guest: &Guest| {
+        let mut vm = guest.launch().unwrap();
+        let channel = connect_unix(&rt, vm.take_stream().unwrap()).unwrap();
+        let mut client = pb::worker_client::WorkerClient::new(channel);
+        rt.block_on(client.hello(pb::HelloRequest { protocol_version: PROTOCOL_VERSION })).unwrap();
+        vm
+    };
+    let restored = std::sync::Arc::new(Guest::prepare(&MicroVmOptions::new(binary.clone())).unwrap());
+    g.bench_function("from snapshot, to Hello", |b| b.iter_with_large_drop(|| hello(&restored)));
+    g.bench_function("from snapshot, to Hello and one env built", |b| {
+        b.iter_with_large_drop(|| GrpcWorkers::new(&spec, vec![Endpoint::MicroVm { guest: restored.clone() }], None, Duration::from_secs(60)).unwrap())
+    });
+    let booted = Guest::prepare(&MicroVmOptions { snapshot: false, ..MicroVmOptions::new(binary.clone()) }).unwrap();
+    g.bench_function("booted from scratch, to Hello", |b| b.iter_with_large_drop(|| hello(&booted)));
     g.finish();
 }
 

@@ -2,6 +2,8 @@
 //!
 //! - [`Endpoint::Process`]: a `paddock-worker` child per worker, connected through a socket pair
 //!   (no path, no port: nothing else can reach it), optionally inside the process sandbox.
+//! - [`Endpoint::MicroVm`]: a Linux guest per worker under QEMU (see [`crate::microvm`]), on a
+//!   virtio-serial port behind a unix socket only this process holds.
 //! - [`Endpoint::Remote`]: `paddock-worker serve --listen ADDR` on another host, over TCP with a
 //!   shared token.
 //!
@@ -32,6 +34,8 @@ use crate::{WorkerError, Workers};
 pub enum Endpoint {
     /// A child process running `binary serve --fd 3` (plus `--sandbox`).
     Process { binary: PathBuf, sandbox: bool, env: Vec<(String, String)> },
+    /// A microVM per worker, launched from this prepared guest.
+    MicroVm { guest: Arc<crate::microvm::Guest> },
     /// `host:port` of a `paddock-worker serve --listen`.
     Remote { addr: String },
 }
@@ -81,6 +85,7 @@ struct Conn {
     endpoint: Endpoint,
     client: Option<Client>,
     child: Option<Child>,
+    vm: Option<crate::microvm::Vm>,
     /// Times this worker was (re)started; mixed into its seed so a restart doesn't replay episodes.
     generation: u64,
 }
@@ -114,7 +119,7 @@ impl GrpcWorkers {
             Some(t) => Token(Some(format!("Bearer {t}").parse().map_err(|_| WorkerError::Setup { worker: 0, message: "the token must be printable ASCII".into() })?)),
             None => Token(None),
         };
-        let conns = endpoints.into_iter().enumerate().map(|(id, endpoint)| Conn { id, endpoint, client: None, child: None, generation: 0 }).collect();
+        let conns = endpoints.into_iter().enumerate().map(|(id, endpoint)| Conn { id, endpoint, client: None, child: None, vm: None, generation: 0 }).collect();
         let mut w = GrpcWorkers { rt, conns, spec: spec.clone(), expect: Expect::of(spec), token, current: None, deadline, incidents: Vec::new(), isolation: Vec::new() };
         for i in 0..w.conns.len() {
             let isolation = w.start(i)?;
@@ -160,18 +165,13 @@ impl GrpcWorkers {
                 let child = cmd.spawn().map_err(|e| fail(format!("starting {}: {e}", binary.display())))?;
                 drop(theirs);
                 conn.child = Some(child);
-                ours.set_nonblocking(true).map_err(|e| fail(e.to_string()))?;
-                let stream = std::sync::Mutex::new(Some(ours));
-                let connect = self.rt.block_on(
-                    TonicEndpoint::from_static("http://worker.local").connect_with_connector(tower::service_fn(move |_| {
-                        let s = stream.lock().ok().and_then(|mut s| s.take());
-                        async move {
-                            let s = s.ok_or_else(|| std::io::Error::other("a worker's socket connects once"))?;
-                            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tokio::net::UnixStream::from_std(s)?))
-                        }
-                    })),
-                );
-                connect.map_err(|e| fail(format!("connecting: {e}")))?
+                connect_unix(&self.rt, ours).map_err(fail)?
+            }
+            Endpoint::MicroVm { guest } => {
+                let mut vm = guest.launch().map_err(|e| fail(format!("starting its microVM: {e}")))?;
+                let stream = vm.take_stream().ok_or_else(|| fail("the microVM has no port".into()))?;
+                conn.vm = Some(vm);
+                connect_unix(&self.rt, stream).map_err(fail)?
             }
             Endpoint::Remote { addr } => {
                 let endpoint = TonicEndpoint::from_shared(format!("http://{addr}"))
@@ -219,6 +219,9 @@ impl GrpcWorkers {
             })
             .map_err(fail)?;
         conn.client = Some(client);
+        if let Endpoint::MicroVm { guest } = &conn.endpoint {
+            return Ok(format!("{isolation} [{}]", guest.describe()));
+        }
         Ok(isolation)
     }
 
@@ -226,6 +229,7 @@ impl GrpcWorkers {
     fn stop(&mut self, i: usize) {
         let conn = &mut self.conns[i];
         conn.client = None;
+        conn.vm = None;
         if let Some(mut child) = conn.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -234,6 +238,9 @@ impl GrpcWorkers {
 
     /// How worker `i`'s process ended, if it has ended (waiting briefly for a dying one).
     fn exit_status(&mut self, i: usize) -> Option<String> {
+        if let Some(vm) = self.conns[i].vm.as_mut() {
+            return vm.exit_status();
+        }
         let child = self.conns[i].child.as_mut()?;
         for _ in 0..20 {
             if let Ok(Some(status)) = child.try_wait() {
@@ -391,16 +398,38 @@ impl Drop for GrpcWorkers {
     }
 }
 
+/// A channel over an already-connected unix socket (a socket pair, a VM's port).
+pub fn connect_unix(rt: &tokio::runtime::Runtime, stream: std::os::unix::net::UnixStream) -> Result<Channel, String> {
+    stream.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let stream = std::sync::Mutex::new(Some(stream));
+    rt.block_on(TonicEndpoint::from_static("http://worker.local").connect_with_connector(tower::service_fn(move |_| {
+        let s = stream.lock().ok().and_then(|mut s| s.take());
+        async move {
+            let s = s.ok_or_else(|| std::io::Error::other("a worker's socket connects once"))?;
+            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tokio::net::UnixStream::from_std(s)?))
+        }
+    })))
+    .map_err(|e| format!("connecting: {e}"))
+}
+
 /// Serves one already-connected socket (a process worker's fd 3) until the process is killed.
 pub async fn serve_fd(fd: OwnedFd, service: crate::server::WorkerService) -> Result<(), String> {
     let std_stream = std::os::unix::net::UnixStream::from(fd);
     std_stream.set_nonblocking(true).map_err(|e| e.to_string())?;
     let stream = tokio::net::UnixStream::from_std(std_stream).map_err(|e| e.to_string())?;
+    serve_io(stream, service).await
+}
+
+/// Serves one byte stream (a socket, a virtio-serial port) until the process ends.
+pub async fn serve_io<IO>(io: IO, service: crate::server::WorkerService) -> Result<(), String>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + tonic::transport::server::Connected + Unpin + Send + 'static,
+{
     tonic::transport::Server::builder()
         .add_service(service.into_server())
         // An incoming stream that ends would shut the server down at once; this one never
-        // ends: the trainer kills the process when it is done with it (or dies, see PDEATHSIG).
-        .serve_with_incoming(tokio_stream::StreamExt::chain(tokio_stream::once(Ok::<_, std::io::Error>(stream)), tokio_stream::pending()))
+        // ends: the trainer kills the process (or VM) when it is done with it.
+        .serve_with_incoming(tokio_stream::StreamExt::chain(tokio_stream::once(Ok::<_, std::io::Error>(io)), tokio_stream::pending()))
         .await
         .map_err(|e| e.to_string())
 }

@@ -7,8 +7,10 @@
 //! another host without the trainer noticing.
 
 pub mod grpc;
+pub mod guest;
 pub mod isolate;
 pub mod local;
+pub mod microvm;
 pub mod python;
 pub mod rollout;
 pub mod seccomp;

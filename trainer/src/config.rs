@@ -18,7 +18,7 @@
 //! batch_size = 64
 //!
 //! [workers]
-//! backend = "local"               # or "process" (sandboxed children), "remote"
+//! backend = "local"               # or "process" (sandboxed children), "microvm", "remote"
 //! count = 2
 //! envs_per_worker = 8
 //!
@@ -160,14 +160,16 @@ impl Default for Hyperparameters {
 #[serde(default, deny_unknown_fields)]
 pub struct WorkerConfig {
     /// `local` (threads in the trainer), `process` (a `paddock-worker` child each, sandboxed by
-    /// default) or `remote` (`paddock-worker serve --listen` on the hosts in `remote`).
+    /// default), `microvm` (a QEMU microVM each) or `remote` (`paddock-worker serve --listen` on
+    /// the hosts in `remote`).
     pub backend: WorkerBackend,
     /// Workers (for `remote`, the number of addresses).
     pub count: usize,
     pub envs_per_worker: usize,
     /// `process`: run each worker in the process sandbox (namespaces, seccomp, limits).
     pub sandbox: bool,
-    /// `process`: the worker binary (default: `paddock-worker` beside the running program).
+    /// `process`, `microvm`: the worker binary (default: `paddock-worker` beside the running
+    /// program).
     pub binary: Option<PathBuf>,
     /// `remote`: `host:port` of each worker.
     pub remote: Vec<String>,
@@ -175,6 +177,31 @@ pub struct WorkerConfig {
     pub token_env: String,
     /// A worker that takes longer than this for one request is replaced and its work redone.
     pub deadline_s: f64,
+    /// `microvm`: the guests.
+    pub microvm: MicroVmConfig,
+}
+
+/// `[workers.microvm]`: how each worker's VM runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MicroVmConfig {
+    /// Guest memory, MiB.
+    pub memory_mb: u32,
+    /// Guest vCPUs.
+    pub cpus: u32,
+    /// `auto` (KVM when a probe boot works, else TCG), `kvm` or `tcg`.
+    pub accel: String,
+    /// Restore each VM from a snapshot of a booted one (else boot each from scratch).
+    pub snapshot: bool,
+    /// The kernel and cache folder (default `PADDOCK_MICROVM_DIR` or `~/.cache/paddock/microvm`,
+    /// where `scripts/setup-microvm.sh` puts the kernel).
+    pub dir: Option<PathBuf>,
+}
+
+impl Default for MicroVmConfig {
+    fn default() -> Self {
+        MicroVmConfig { memory_mb: 512, cpus: 1, accel: "auto".into(), snapshot: true, dir: None }
+    }
 }
 
 /// See [`WorkerConfig::backend`].
@@ -183,6 +210,8 @@ pub struct WorkerConfig {
 pub enum WorkerBackend {
     Local,
     Process,
+    #[serde(rename = "microvm")]
+    MicroVm,
     Remote,
 }
 
@@ -197,6 +226,7 @@ impl Default for WorkerConfig {
             remote: Vec::new(),
             token_env: "PADDOCK_WORKER_TOKEN".into(),
             deadline_s: 300.0,
+            microvm: MicroVmConfig::default(),
         }
     }
 }
@@ -353,6 +383,12 @@ impl RunConfig {
             )));
         }
         in_range("workers.envs_per_worker", self.workers.envs_per_worker as f64, 1.0, 1024.0)?;
+        let vm = &self.workers.microvm;
+        in_range("workers.microvm.memory_mb", vm.memory_mb as f64, 128.0, 65_536.0)?;
+        in_range("workers.microvm.cpus", vm.cpus as f64, 1.0, 64.0)?;
+        if !["auto", "kvm", "tcg"].contains(&vm.accel.as_str()) {
+            return bad(format!("workers.microvm.accel = {:?}: use \"auto\", \"kvm\" or \"tcg\"", vm.accel));
+        }
         if self.algorithm == Algorithm::Sac && self.env.action_space.is_discrete() {
             return bad("algorithm = \"sac\" needs a continuous action space (DeepRacer's rule too)".into());
         }

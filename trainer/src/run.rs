@@ -19,6 +19,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use paddock_policy::model::{self, ModelMetadata, ObservationSpec, Preprocessing, Sensor, Tensors, TrainingInfo};
 use paddock_policy::{Head, Policy};
 use paddock_sandbox::{Endpoint, GrpcWorkers, LocalWorkers, Mode, Rollout, RolloutRequest, WorkerSpec, Workers};
+use paddock_sandbox::microvm::{Accel, Guest, MicroVmOptions};
 use paddock_sim::{EpisodeStatus, ObservationKind};
 use paddock_tracks::Track;
 use serde::{Deserialize, Serialize};
@@ -542,6 +543,27 @@ pub fn start_workers(config: &WorkerConfig, spec: &WorkerSpec) -> Result<Box<dyn
                 None => worker_binary()?,
             };
             let endpoints = (0..config.count).map(|_| Endpoint::Process { binary: binary.clone(), sandbox: config.sandbox, env: Vec::new() }).collect();
+            Box::new(GrpcWorkers::new(spec, endpoints, None, deadline)?)
+        }
+        WorkerBackend::MicroVm => {
+            let vm = &config.microvm;
+            let options = MicroVmOptions {
+                dir: vm.dir.clone().unwrap_or_else(paddock_sandbox::microvm::default_dir),
+                worker_binary: match &config.binary {
+                    Some(b) => b.clone(),
+                    None => worker_binary()?,
+                },
+                memory_mb: vm.memory_mb,
+                cpus: vm.cpus,
+                accel: match vm.accel.as_str() {
+                    "kvm" => Accel::Kvm,
+                    "tcg" => Accel::Tcg,
+                    _ => Accel::Auto,
+                },
+                snapshot: vm.snapshot,
+            };
+            let guest = Arc::new(Guest::prepare(&options).map_err(|e| TrainError::Workers(format!("microVM guest: {e}")))?);
+            let endpoints = (0..config.count).map(|_| Endpoint::MicroVm { guest: guest.clone() }).collect();
             Box::new(GrpcWorkers::new(spec, endpoints, None, deadline)?)
         }
         WorkerBackend::Remote => {

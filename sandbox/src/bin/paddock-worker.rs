@@ -3,6 +3,7 @@
 //! `paddock-worker serve --fd 3 [--sandbox]`: the trainer's own child, on the socket it inherited.
 //! `paddock-worker serve --listen 0.0.0.0:50051 [--token T]`: a worker for trainers on other hosts
 //! (`PADDOCK_WORKER_TOKEN` works too; without a token anyone who can reach the port may use it).
+//! As pid 1 (a microVM guest's `/init`) it serves the host on its virtio-serial port.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -54,6 +55,10 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    // As a microVM's init (see `paddock_sandbox::microvm`): serve the host on the guest's port.
+    if std::process::id() == 1 {
+        paddock_sandbox::guest::run();
+    }
     let (fd, listen, token, insecure, sandbox, memory_mb) = match Cli::parse().command {
         Cmd::Serve { fd, listen, token, insecure, sandbox, memory_mb } => (fd, listen, token, insecure, sandbox, memory_mb),
         Cmd::Probe { outside, port } => return probe(outside, port),
