@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: installs libtorch for the trainer when missing, then runs every test.
+# The whole test suite: installs libtorch for the trainer and QEMU plus a guest kernel for the
+# microVM workers when missing, then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup-libtorch.sh
+./scripts/setup-microvm.sh
 cargo test --workspace

@@ -420,3 +420,15 @@ fn export_writes_both_layouts_and_configs_take_deepracer_action_spaces() {
     assert!(!nowhere.exists());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn training_in_microvm_workers_learns_to_lap() {
+    let dir = temp_dir("microvm");
+    let config = lidar_oval_config(&dir, "wall_time_minutes = 10.0\ncompletion_rate = 0.6\neval_laps = 3\n[workers]\nbackend = \"microvm\"");
+    let run = dir.join("run");
+    let o = paddock(&["train", "--config", config.to_str().unwrap(), "--out", run.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("workers: 2 x microVM guest (Linux"), "{}", text(&o));
+    assert!(text(&o).contains("clean laps in a row"), "{}", text(&o));
+    std::fs::remove_dir_all(&dir).ok();
+}

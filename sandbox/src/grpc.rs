@@ -225,6 +225,11 @@ impl GrpcWorkers {
         Ok(isolation)
     }
 
+    /// Each worker's process on this host (its child, or its VM's QEMU); `None` for remote ones.
+    pub fn pids(&self) -> Vec<Option<u32>> {
+        self.conns.iter().map(|c| c.vm.as_ref().map(|vm| vm.pid()).or_else(|| c.child.as_ref().map(|c| c.id()))).collect()
+    }
+
     /// Drops worker `i`'s connection and kills its process, if it has one.
     fn stop(&mut self, i: usize) {
         let conn = &mut self.conns[i];
@@ -387,6 +392,10 @@ impl Workers for GrpcWorkers {
 
     fn take_incidents(&mut self) -> Vec<String> {
         std::mem::take(&mut self.incidents)
+    }
+
+    fn isolation(&self) -> Vec<String> {
+        self.isolation.clone()
     }
 }
 

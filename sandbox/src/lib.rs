@@ -34,6 +34,10 @@ pub trait Workers: Send {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// How each worker is isolated, in words (for the run's log).
+    fn isolation(&self) -> Vec<String> {
+        vec!["a thread in the trainer's process (no isolation)".into(); self.len()]
+    }
     /// Faults recovered from since the last call (a worker restarted, work redone), for the logs.
     fn take_incidents(&mut self) -> Vec<String> {
         Vec::new()

@@ -313,6 +313,11 @@ impl Vm {
         self.stream.take()
     }
 
+    /// QEMU's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// How QEMU ended, if it has, with the console's last lines.
     pub fn exit_status(&mut self) -> Option<String> {
         let status = self.child.try_wait().ok().flatten()?;

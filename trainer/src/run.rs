@@ -250,6 +250,14 @@ pub fn train(config: RunConfig, options: &TrainOptions) -> Result<TrainSummary, 
         seed: paddock_sim::vec_env::split_seed(config.seed, state.iteration),
     };
     let mut workers = start_workers(&config.workers, &spec)?;
+    if options.progress {
+        let isolation = workers.isolation();
+        let mut kinds: Vec<&String> = isolation.iter().collect();
+        kinds.dedup();
+        for kind in kinds {
+            eprintln!("workers: {} x {kind}", isolation.iter().filter(|i| *i == kind).count());
+        }
+    }
 
     let metrics_path = dir.join("metrics.jsonl");
     let mut metrics = BufWriter::new(OpenOptions::new().create(true).append(true).open(&metrics_path).map_err(io_err(&metrics_path))?);
