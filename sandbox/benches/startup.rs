@@ -32,7 +32,7 @@ fn bench(c: &mut Criterion) {
         let name = if sandbox { "process, sandboxed" } else { "process, no sandbox" };
         g.bench_function(name, |b| {
             b.iter(|| {
-                let endpoint = Endpoint::Process { binary: binary.clone(), sandbox, env: Vec::new() };
+                let endpoint = Endpoint::Process { binary: binary.clone(), sandbox, env: Vec::new(), cgroup: None };
                 GrpcWorkers::new(&spec, vec![endpoint], None, Duration::from_secs(10)).unwrap()
             })
         });

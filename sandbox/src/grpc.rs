@@ -25,6 +25,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint as TonicEndpoint};
 use tonic::{Request, Status};
 
+use crate::cgroup::{Cgroup, CgroupLimits};
 use crate::rollout::{Rollout, RolloutRequest, WorkerSpec};
 use crate::wire::{self, pb, MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
 use crate::{WorkerError, Workers};
@@ -32,8 +33,9 @@ use crate::{WorkerError, Workers};
 /// Where a worker lives.
 #[derive(Debug, Clone)]
 pub enum Endpoint {
-    /// A child process running `binary serve --fd 3` (plus `--sandbox`).
-    Process { binary: PathBuf, sandbox: bool, env: Vec<(String, String)> },
+    /// A child process running `binary serve --fd 3` (plus `--sandbox`), in control groups with
+    /// these limits when given.
+    Process { binary: PathBuf, sandbox: bool, env: Vec<(String, String)>, cgroup: Option<CgroupLimits> },
     /// A microVM per worker, launched from this prepared guest.
     MicroVm { guest: Arc<crate::microvm::Guest> },
     /// `host:port` of a `paddock-worker serve --listen`.
@@ -86,6 +88,7 @@ struct Conn {
     client: Option<Client>,
     child: Option<Child>,
     vm: Option<crate::microvm::Vm>,
+    cgroup: Option<Cgroup>,
     /// Times this worker was (re)started; mixed into its seed so a restart doesn't replay episodes.
     generation: u64,
 }
@@ -119,7 +122,7 @@ impl GrpcWorkers {
             Some(t) => Token(Some(format!("Bearer {t}").parse().map_err(|_| WorkerError::Setup { worker: 0, message: "the token must be printable ASCII".into() })?)),
             None => Token(None),
         };
-        let conns = endpoints.into_iter().enumerate().map(|(id, endpoint)| Conn { id, endpoint, client: None, child: None, vm: None, generation: 0 }).collect();
+        let conns = endpoints.into_iter().enumerate().map(|(id, endpoint)| Conn { id, endpoint, client: None, child: None, vm: None, cgroup: None, generation: 0 }).collect();
         let mut w = GrpcWorkers { rt, conns, spec: spec.clone(), expect: Expect::of(spec), token, current: None, deadline, incidents: Vec::new(), isolation: Vec::new() };
         for i in 0..w.conns.len() {
             let isolation = w.start(i)?;
@@ -135,7 +138,16 @@ impl GrpcWorkers {
         self.stop(i);
         let conn = &mut self.conns[i];
         let channel = match &conn.endpoint {
-            Endpoint::Process { binary, sandbox, env } => {
+            Endpoint::Process { binary, sandbox, env, cgroup } => {
+                let procs = match cgroup {
+                    Some(limits) => {
+                        let group = Cgroup::create(&format!("paddock-worker-{}-{id}-{}", std::process::id(), conn.generation), limits).map_err(&fail)?;
+                        let procs = group.procs_files();
+                        conn.cgroup = Some(group);
+                        procs
+                    }
+                    None => Vec::new(),
+                };
                 let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(|e| fail(e.to_string()))?;
                 let mut cmd = Command::new(binary);
                 cmd.args(["serve", "--fd", "3"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit());
@@ -154,6 +166,7 @@ impl GrpcWorkers {
                 unsafe {
                     cmd.pre_exec(move || {
                         // dup2 onto itself would keep close-on-exec set; clear it then.
+                        crate::cgroup::join(&procs)?;
                         let moved = if fd == 3 { libc::fcntl(3, libc::F_SETFD, 0) } else { libc::dup2(fd, 3) };
                         // A new session: no controlling terminal to push keystrokes into.
                         if moved < 0 || libc::setsid() < 0 || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) < 0 {
@@ -222,6 +235,9 @@ impl GrpcWorkers {
         if let Endpoint::MicroVm { guest } = &conn.endpoint {
             return Ok(format!("{isolation} [{}]", guest.describe()));
         }
+        if let Some(group) = &conn.cgroup {
+            return Ok(format!("{isolation}; cgroup limits: {}", group.describe()));
+        }
         Ok(isolation)
     }
 
@@ -239,6 +255,7 @@ impl GrpcWorkers {
             let _ = child.kill();
             let _ = child.wait();
         }
+        conn.cgroup = None;
     }
 
     /// How worker `i`'s process ended, if it has ended (waiting briefly for a dying one).
@@ -246,10 +263,12 @@ impl GrpcWorkers {
         if let Some(vm) = self.conns[i].vm.as_mut() {
             return vm.exit_status();
         }
-        let child = self.conns[i].child.as_mut()?;
+        let conn = &mut self.conns[i];
+        let child = conn.child.as_mut()?;
         for _ in 0..20 {
             if let Ok(Some(status)) = child.try_wait() {
-                return Some(format!("{status}"));
+                let oom = conn.cgroup.as_ref().and_then(Cgroup::oom_killed).map(|why| format!(": {why}")).unwrap_or_default();
+                return Some(format!("{status}{oom}"));
             }
             std::thread::sleep(Duration::from_millis(5));
         }

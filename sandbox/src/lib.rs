@@ -6,6 +6,7 @@
 //! so a worker can live in a thread ([`LocalWorkers`]), a sandboxed process, a microVM or
 //! another host without the trainer noticing.
 
+pub mod cgroup;
 pub mod grpc;
 pub mod guest;
 pub mod isolate;

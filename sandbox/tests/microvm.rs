@@ -100,7 +100,7 @@ fn python_rewards_run_in_the_guest_and_see_nothing_of_the_host() {
     let model = model(&spec);
     let request = RolloutRequest { policy_version: 1, min_episodes: 1, max_steps: 40, mode: Mode::Sample, trace: false };
     let mut rewards = Vec::new();
-    for endpoint in [Endpoint::MicroVm { guest: guest.clone() }, Endpoint::Process { binary: PathBuf::from(env!("CARGO_BIN_EXE_paddock-worker")), sandbox: true, env: Vec::new() }] {
+    for endpoint in [Endpoint::MicroVm { guest: guest.clone() }, Endpoint::Process { binary: PathBuf::from(env!("CARGO_BIN_EXE_paddock-worker")), sandbox: true, env: Vec::new(), cgroup: None }] {
         let mut w = GrpcWorkers::new(&spec, vec![endpoint], None, Duration::from_secs(120)).unwrap();
         w.publish(1, model.clone()).unwrap();
         rewards.push(w.collect(&request).unwrap().remove(0).rewards);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use paddock_sandbox::python::PythonRewardFile;
+use paddock_sandbox::cgroup::CgroupLimits;
 use paddock_sandbox::{Endpoint, GrpcWorkers, Mode, PythonSource, RolloutRequest, WorkerSpec, Workers};
 use paddock_sim::reward::follow_centre_line;
 use paddock_sim::{Action, Env, EnvConfig, ObservationKind, RewardFunction, RewardParams, SimError, Start, TrackScene};
@@ -118,6 +119,10 @@ fn hostile(name: &str, body: &str) -> PythonSource {
 }
 
 fn sandboxed_worker(source: PythonSource) -> Result<GrpcWorkers, String> {
+    limited_worker(source, None)
+}
+
+fn limited_worker(source: PythonSource, cgroup: Option<CgroupLimits>) -> Result<GrpcWorkers, String> {
     let spec = WorkerSpec {
         env: EnvConfig { observation: ObservationKind::Lidar, ..Default::default() },
         track_json: Track::resolve("oval").unwrap().to_json_string(),
@@ -126,7 +131,7 @@ fn sandboxed_worker(source: PythonSource) -> Result<GrpcWorkers, String> {
         envs: 2,
         seed: 1,
     };
-    let endpoint = Endpoint::Process { binary: PathBuf::from(env!("CARGO_BIN_EXE_paddock-worker")), sandbox: true, env: Vec::new() };
+    let endpoint = Endpoint::Process { binary: PathBuf::from(env!("CARGO_BIN_EXE_paddock-worker")), sandbox: true, env: Vec::new(), cgroup };
     GrpcWorkers::new(&spec, vec![endpoint], None, Duration::from_secs(20)).map_err(|e| e.to_string())
 }
 
@@ -144,7 +149,11 @@ fn model() -> Arc<Vec<u8>> {
 
 /// Runs one rollout with the hostile function; returns the error the trainer sees.
 fn run_hostile(source: PythonSource) -> String {
-    let mut workers = match sandboxed_worker(source) {
+    run_limited(source, None)
+}
+
+fn run_limited(source: PythonSource, cgroup: Option<CgroupLimits>) -> String {
+    let mut workers = match limited_worker(source, cgroup) {
         Ok(w) => w,
         Err(e) => return e,
     };
@@ -183,4 +192,20 @@ fn hostile_reward_functions_are_stopped_with_the_file_and_the_step() {
     assert!(e.contains("defines no reward_function"), "{e}");
     let e = run_hostile(PythonSource { file: "/home/student/syntax.py".into(), code: "def reward_function(params)\n  return 1\n".into(), deadline_ms: 300 });
     assert!(e.contains("SyntaxError") && e.contains("syntax.py"), "{e}");
+}
+
+#[test]
+fn cgroup_limits_stop_memory_and_thread_hogs_that_rlimits_let_through() {
+    // 600 MB is well inside the sandbox's 4 GB address-space rlimit; the cgroup's 256 MB stops it.
+    let hog = PythonSource { deadline_ms: 10_000, ..hostile("hog", "    x = b'x' * (600 << 20)\n    return float(len(x))") };
+    let limits = CgroupLimits { memory_bytes: Some(256 << 20), cpu_cores: Some(1.0), pids: Some(64) };
+    let e = run_limited(hog, Some(limits));
+    assert!(e.contains("killed for going over its 256 MB memory limit (cgroup)"), "{e}");
+    // Threads are tasks too: a thread bomb meets the pids limit and Python says so.
+    let bomb = hostile("threads", "    import threading, time\n    for _ in range(1000):\n        threading.Thread(target=time.sleep, args=(5,), daemon=True).start()\n    return 1.0");
+    let e = run_limited(bomb, Some(limits));
+    assert!(e.contains("/home/student/threads.py") && e.contains("can't start new thread"), "{e}");
+    // Without the cgroup the same 600 MB goes through.
+    let e = run_limited(PythonSource { deadline_ms: 10_000, ..hostile("hog", "    import builtins\n    if not hasattr(builtins, 'hog'):\n        builtins.hog = b'x' * (600 << 20)\n    return 1.0") }, None);
+    assert!(e.starts_with("no error"), "{e}");
 }

@@ -38,7 +38,7 @@ fn request(version: u64) -> RolloutRequest {
 
 fn process(sandbox: bool, fault: Option<&str>) -> Endpoint {
     let env = fault.map(|f| vec![("PADDOCK_WORKER_FAULT".to_string(), f.to_string())]).unwrap_or_default();
-    Endpoint::Process { binary: binary(), sandbox, env }
+    Endpoint::Process { binary: binary(), sandbox, env, cgroup: None }
 }
 
 /// Everything a trainer reads from a rollout, compared exactly.

@@ -179,6 +179,37 @@ pub struct WorkerConfig {
     pub deadline_s: f64,
     /// `microvm`: the guests.
     pub microvm: MicroVmConfig,
+    /// `process` with `sandbox`: control-group limits per worker.
+    pub limits: LimitsConfig,
+}
+
+/// `[workers.limits]`: what each sandboxed process worker may use, enforced through cgroups
+/// (v1, or v2 where delegated). Where no cgroup can be made the run warns and relies on rlimits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Memory, MiB (0: no limit).
+    pub memory_mb: u64,
+    /// CPU, in cores' worth of time (0: no limit).
+    pub cpus: f64,
+    /// Processes and threads (0: no limit).
+    pub pids: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig { memory_mb: 2048, cpus: 0.0, pids: 512 }
+    }
+}
+
+impl LimitsConfig {
+    pub fn cgroup(&self) -> paddock_sandbox::cgroup::CgroupLimits {
+        paddock_sandbox::cgroup::CgroupLimits {
+            memory_bytes: (self.memory_mb > 0).then_some(self.memory_mb << 20),
+            cpu_cores: (self.cpus > 0.0).then_some(self.cpus),
+            pids: (self.pids > 0).then_some(self.pids),
+        }
+    }
 }
 
 /// `[workers.microvm]`: how each worker's VM runs.
@@ -227,6 +258,7 @@ impl Default for WorkerConfig {
             token_env: "PADDOCK_WORKER_TOKEN".into(),
             deadline_s: 300.0,
             microvm: MicroVmConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -386,6 +418,16 @@ impl RunConfig {
         let vm = &self.workers.microvm;
         in_range("workers.microvm.memory_mb", vm.memory_mb as f64, 128.0, 65_536.0)?;
         in_range("workers.microvm.cpus", vm.cpus as f64, 1.0, 64.0)?;
+        let limits = &self.workers.limits;
+        if limits.memory_mb != 0 {
+            in_range("workers.limits.memory_mb", limits.memory_mb as f64, 64.0, 1_048_576.0)?;
+        }
+        if limits.cpus != 0.0 {
+            in_range("workers.limits.cpus", limits.cpus, 0.01, 1024.0)?;
+        }
+        if limits.pids != 0 {
+            in_range("workers.limits.pids", limits.pids as f64, 16.0, 1_000_000.0)?;
+        }
         if !["auto", "kvm", "tcg"].contains(&vm.accel.as_str()) {
             return bad(format!("workers.microvm.accel = {:?}: use \"auto\", \"kvm\" or \"tcg\"", vm.accel));
         }

@@ -550,7 +550,21 @@ pub fn start_workers(config: &WorkerConfig, spec: &WorkerSpec) -> Result<Box<dyn
                 Some(b) => b.clone(),
                 None => worker_binary()?,
             };
-            let endpoints = (0..config.count).map(|_| Endpoint::Process { binary: binary.clone(), sandbox: config.sandbox, env: Vec::new() }).collect();
+            let limits = config.limits.cgroup();
+            let wanted = limits.memory_bytes.is_some() || limits.cpu_cores.is_some() || limits.pids.is_some();
+            let cgroup = if config.sandbox && wanted {
+                // A trial group first: where none can be made, say so once and go on with rlimits.
+                match paddock_sandbox::cgroup::Cgroup::create(&format!("paddock-trial-{}", std::process::id()), &limits) {
+                    Ok(_) => Some(limits),
+                    Err(e) => {
+                        eprintln!("warning: no cgroup limits for the workers ({e}); they run with rlimits only");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            let endpoints = (0..config.count).map(|_| Endpoint::Process { binary: binary.clone(), sandbox: config.sandbox, env: Vec::new(), cgroup }).collect();
             Box::new(GrpcWorkers::new(spec, endpoints, None, deadline)?)
         }
         WorkerBackend::MicroVm => {
