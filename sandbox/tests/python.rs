@@ -118,10 +118,6 @@ fn hostile(name: &str, body: &str) -> PythonSource {
     PythonSource { file: format!("/home/student/{name}.py"), code: format!("def reward_function(params):\n{body}\n"), deadline_ms: 300 }
 }
 
-fn sandboxed_worker(source: PythonSource) -> Result<GrpcWorkers, String> {
-    limited_worker(source, None)
-}
-
 fn limited_worker(source: PythonSource, cgroup: Option<CgroupLimits>) -> Result<GrpcWorkers, String> {
     let spec = WorkerSpec {
         env: EnvConfig { observation: ObservationKind::Lidar, ..Default::default() },
