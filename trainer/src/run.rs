@@ -7,6 +7,7 @@
 //! RUN/checkpoints/N/     model.safetensors, trainer.safetensors, state.json; written as a
 //!                        temporary folder and renamed, so a kill -9 leaves the last whole one
 //! RUN/model.safetensors  the trained policy (the `policy` crate's format)
+//! RUN/reward_function.py a Python reward's code as the run started; a resumed run reads this copy
 //! ```
 
 use std::fs::{self, File, OpenOptions};
@@ -210,7 +211,18 @@ pub fn train(config: RunConfig, options: &TrainOptions) -> Result<TrainSummary, 
         None => None,
     };
     fs::create_dir_all(dir.join("checkpoints")).map_err(io_err(&dir))?;
+    let reward_copy = dir.join("reward_function.py");
+    let reward_python = if options.resume && reward_copy.is_file() && config.reward_function.ends_with(".py") {
+        // Edits to (or the loss of) the file since the run started don't change its reward.
+        let code = fs::read_to_string(&reward_copy).map_err(io_err(&reward_copy))?;
+        Some(paddock_sandbox::PythonSource { file: config.reward_function.clone(), code, deadline_ms: config.reward_deadline_ms })
+    } else {
+        config.reward_python()?
+    };
     if !options.resume {
+        if let Some(source) = &reward_python {
+            write_atomic(&reward_copy, source.code.as_bytes())?;
+        }
         write_atomic(&config_path, config.to_toml_string().as_bytes())?;
     }
 
@@ -244,7 +256,7 @@ pub fn train(config: RunConfig, options: &TrainOptions) -> Result<TrainSummary, 
         env: config.env.clone(),
         track_json: track.to_json_string(),
         reward_function: config.reward_function.clone(),
-        reward_python: config.reward_python()?,
+        reward_python,
         envs: config.workers.envs_per_worker,
         // A resumed run continues with fresh episodes rather than replaying old ones.
         seed: paddock_sim::vec_env::split_seed(config.seed, state.iteration),
@@ -633,6 +645,28 @@ mod tests {
         batch_size = 256
         discount_factor = 0.99
     "#;
+
+    #[test]
+    fn a_resumed_run_keeps_the_python_reward_it_started_with() {
+        let dir = temp_dir("python-copy");
+        fs::create_dir_all(&dir).unwrap();
+        let reward = dir.join("reward.py");
+        let code = "def reward_function(params):\n    return 1.0\n";
+        fs::write(&reward, code).unwrap();
+        let mut config = RunConfig::from_toml_str(&format!("{LIDAR_OVAL}\n[stop]\niterations = 1\n")).unwrap();
+        config.reward_function = reward.display().to_string();
+        let run = dir.join("run");
+        let options = TrainOptions { out: run.clone(), resume: false, from: None, progress: false };
+        train(config.clone(), &options).unwrap();
+        assert_eq!(fs::read_to_string(run.join("reward_function.py")).unwrap(), code);
+        // The student breaks the file between sessions; the resumed run trains on its own copy.
+        fs::write(&reward, "def reward_function(params):\n    return 'fast'\n").unwrap();
+        let saved = fs::read_to_string(run.join("config.toml")).unwrap().replace("iterations = 1", "iterations = 2");
+        fs::write(run.join("config.toml"), saved).unwrap();
+        let summary = train(config, &TrainOptions { resume: true, ..options }).unwrap();
+        assert_eq!(summary.iterations, 2);
+        fs::remove_dir_all(&dir).ok();
+    }
 
     #[test]
     fn sac_learns_to_lap_with_a_continuous_action_space() {
