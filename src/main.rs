@@ -58,6 +58,12 @@ enum WorkerCommand {
         /// Serve without a token (only on a network nobody else can reach).
         #[arg(long)]
         insecure: bool,
+        /// Serve TLS with this certificate (PEM; needs --tls-key).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<std::path::PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<std::path::PathBuf>,
     },
 }
 
@@ -174,9 +180,10 @@ fn main() -> Result<()> {
         Command::Export(args) => export::export(&args),
         Command::Bench(BenchCommand::Sim(args)) => bench::sim(&args),
         Command::Bench(BenchCommand::Train(args)) => bench::train(&args),
-        Command::Worker(WorkerCommand::Serve { listen, token, insecure }) => {
+        Command::Worker(WorkerCommand::Serve { listen, token, insecure, tls_cert, tls_key }) => {
             let token = token.or_else(|| std::env::var("PADDOCK_WORKER_TOKEN").ok().filter(|t| !t.is_empty()));
-            paddock_sandbox::grpc::run_remote_worker(listen, token, insecure).map_err(|e| anyhow::anyhow!("worker: {e}"))
+            let tls = tls_cert.zip(tls_key).map(|(cert, key)| paddock_sandbox::grpc::ServerTls { cert, key });
+            paddock_sandbox::grpc::run_remote_worker(listen, token, insecure, tls).map_err(|e| anyhow::anyhow!("worker: {e}"))
         }
     }
 }

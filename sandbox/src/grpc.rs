@@ -5,7 +5,7 @@
 //! - [`Endpoint::MicroVm`]: a Linux guest per worker under QEMU (see [`crate::microvm`]), on a
 //!   virtio-serial port behind a unix socket only this process holds.
 //! - [`Endpoint::Remote`]: `paddock-worker serve --listen ADDR` on another host, over TCP with a
-//!   shared token.
+//!   shared token, and TLS when the worker has a certificate.
 //!
 //! Faults: a worker that fails a request, sends a reply that doesn't check out, or misses the
 //! deadline is dropped (a child is killed) and started again (a remote one reconnected), set up
@@ -38,8 +38,24 @@ pub enum Endpoint {
     Process { binary: PathBuf, sandbox: bool, env: Vec<(String, String)>, cgroup: Option<CgroupLimits> },
     /// A microVM per worker, launched from this prepared guest.
     MicroVm { guest: Arc<crate::microvm::Guest> },
-    /// `host:port` of a `paddock-worker serve --listen`.
-    Remote { addr: String },
+    /// `host:port` of a `paddock-worker serve --listen`, over TLS when `tls` is given.
+    Remote { addr: String, tls: Option<ClientTls> },
+}
+
+/// How a trainer checks a remote worker's certificate.
+#[derive(Debug, Clone)]
+pub struct ClientTls {
+    /// PEM file of the CA (or self-signed certificate) the worker's certificate must chain to.
+    pub ca: PathBuf,
+    /// The name the certificate must carry (default: the host in the worker's address).
+    pub domain: Option<String>,
+}
+
+/// A remote worker's certificate and key (PEM files).
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Adds the shared token to every request.
@@ -186,11 +202,20 @@ impl GrpcWorkers {
                 conn.vm = Some(vm);
                 connect_unix(&self.rt, stream).map_err(fail)?
             }
-            Endpoint::Remote { addr } => {
-                let endpoint = TonicEndpoint::from_shared(format!("http://{addr}"))
+            Endpoint::Remote { addr, tls } => {
+                let scheme = if tls.is_some() { "https" } else { "http" };
+                let mut endpoint = TonicEndpoint::from_shared(format!("{scheme}://{addr}"))
                     .map_err(|e| fail(format!("address {addr}: {e}")))?
                     .connect_timeout(Duration::from_secs(5))
                     .tcp_nodelay(true);
+                if let Some(tls) = tls {
+                    let ca = std::fs::read(&tls.ca).map_err(|e| fail(format!("TLS CA {}: {e}", tls.ca.display())))?;
+                    let mut config = tonic::transport::ClientTlsConfig::new().ca_certificate(tonic::transport::Certificate::from_pem(ca));
+                    if let Some(domain) = &tls.domain {
+                        config = config.domain_name(domain.clone());
+                    }
+                    endpoint = endpoint.tls_config(config).map_err(|e| fail(format!("TLS: {e}")))?;
+                }
                 self.rt.block_on(endpoint.connect()).map_err(|e| fail(format!("connecting to {addr}: {e}")))?
             }
         };
@@ -462,8 +487,9 @@ where
         .map_err(|e| e.to_string())
 }
 
-/// Serves TCP connections at `addr`, each request checked against `token` when one is set.
-pub async fn serve_tcp(addr: std::net::SocketAddr, token: Option<String>, service: crate::server::WorkerService) -> Result<(), String> {
+/// Serves TCP connections at `addr` (over TLS with `tls`), each request checked against `token`
+/// when one is set.
+pub async fn serve_tcp(addr: std::net::SocketAddr, token: Option<String>, tls: Option<&ServerTls>, service: crate::server::WorkerService) -> Result<(), String> {
     let expected: Option<MetadataValue<Ascii>> = match token {
         Some(t) => Some(format!("Bearer {t}").parse().map_err(|_| "the token must be printable ASCII".to_string())?),
         None => None,
@@ -474,8 +500,14 @@ pub async fn serve_tcp(addr: std::net::SocketAddr, token: Option<String>, servic
             _ => Ok(request),
         }
     };
+    let mut server = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("TLS {}: {e}", p.display()));
+        let identity = tonic::transport::Identity::from_pem(read(&tls.cert)?, read(&tls.key)?);
+        server = server.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity)).map_err(|e| format!("TLS: {e}"))?;
+    }
     let incoming = tonic::transport::server::TcpIncoming::bind(addr).map_err(|e| format!("listening on {addr}: {e}"))?.with_nodelay(Some(true));
-    tonic::transport::Server::builder()
+    server
         .add_service(InterceptedService::new(service.into_server(), check))
         .serve_with_incoming(incoming)
         .await
@@ -487,7 +519,7 @@ pub async fn serve_tcp(addr: std::net::SocketAddr, token: Option<String>, servic
 ///
 /// A remote worker runs the trainer's reward code unsandboxed: the token is a code-execution
 /// credential, so one is required unless `insecure` says otherwise.
-pub fn run_remote_worker(addr: std::net::SocketAddr, token: Option<String>, insecure: bool) -> Result<(), String> {
+pub fn run_remote_worker(addr: std::net::SocketAddr, token: Option<String>, insecure: bool, tls: Option<ServerTls>) -> Result<(), String> {
     if token.is_none() && !insecure {
         return Err("no token: set PADDOCK_WORKER_TOKEN (anyone with the token can run code here), or pass --insecure on a closed network".into());
     }
@@ -495,9 +527,9 @@ pub fn run_remote_worker(addr: std::net::SocketAddr, token: Option<String>, inse
     if token.is_none() {
         eprintln!("paddock-worker: no token: anyone who can reach {addr} can run code on this worker");
     }
-    eprintln!("paddock-worker: listening on {addr}");
+    eprintln!("paddock-worker: listening on {addr}{}", if tls.is_some() { " (TLS)" } else { " (no TLS: use it on a trusted network or through a tunnel)" });
     let service = crate::server::WorkerService::new("none (a remote worker; isolate it with a container or microVM)".into(), None);
-    rt.block_on(serve_tcp(addr, token, service))
+    rt.block_on(serve_tcp(addr, token, tls.as_ref(), service))
 }
 
 /// Wraps a raw fd handed over by the trainer.

@@ -134,7 +134,7 @@ fn remote_workers_serve_over_tcp_and_need_the_token() {
         .spawn()
         .unwrap();
     let spec = spec();
-    let remote = || vec![Endpoint::Remote { addr: addr.clone() }];
+    let remote = || vec![Endpoint::Remote { addr: addr.clone(), tls: None }];
     let mut workers = None;
     for _ in 0..100 {
         match GrpcWorkers::new(&spec, remote(), Some("s3cret"), Duration::from_secs(30)) {
@@ -179,4 +179,59 @@ fn a_malformed_model_or_spec_sent_to_a_worker_is_refused_with_the_reason() {
     bad.reward_function = "reward_everything".into();
     let e = GrpcWorkers::new(&bad, vec![process(true, None)], None, Duration::from_secs(30)).err().unwrap().to_string();
     assert!(e.contains("reward_everything"), "{e}");
+}
+
+/// A CA and a worker certificate for 127.0.0.1 made with the openssl command, in `dir`.
+fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).unwrap();
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new("openssl").args(args).current_dir(dir).output().expect("openssl");
+        assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    run(&["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=paddock test CA", "-keyout", "ca.key", "-out", "ca.pem"]);
+    run(&["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=worker", "-keyout", "worker.key", "-out", "worker.csr"]);
+    std::fs::write(dir.join("ext.cnf"), "subjectAltName = IP:127.0.0.1, DNS:worker.paddock.test\n").unwrap();
+    run(&["x509", "-req", "-in", "worker.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf", "-out", "worker.pem"]);
+    (dir.join("ca.pem"), dir.join("worker.pem"), dir.join("worker.key"))
+}
+
+#[test]
+fn remote_workers_serve_tls_that_the_trainer_checks() {
+    let dir = std::env::temp_dir().join(format!("paddock-tls-{}", std::process::id()));
+    let (ca, cert, key) = certificates(&dir.join("good"));
+    let (other_ca, _, _) = certificates(&dir.join("other"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut server = std::process::Command::new(binary())
+        .args(["serve", "--listen", &addr, "--token", "s3cret", "--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let spec = spec();
+    let tls = |ca: &Path, domain: Option<&str>| Some(paddock_sandbox::grpc::ClientTls { ca: ca.to_path_buf(), domain: domain.map(str::to_string) });
+    let connect = |tls: Option<paddock_sandbox::grpc::ClientTls>, wait: bool| {
+        let mut last = String::new();
+        for _ in 0..if wait { 100 } else { 1 } {
+            match GrpcWorkers::new(&spec, vec![Endpoint::Remote { addr: addr.clone(), tls: tls.clone() }], Some("s3cret"), Duration::from_secs(10)) {
+                Ok(w) => return Ok(w),
+                Err(e) => last = e.to_string(),
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(last)
+    };
+    let mut workers = connect(tls(&ca, None), true).expect("the worker answers over TLS");
+    workers.publish(1, model(&spec)).unwrap();
+    assert_eq!(workers.collect(&request(1)).unwrap().len(), 1);
+    drop(workers);
+    // The certificate's DNS name works too; a CA the trainer doesn't trust, a name the
+    // certificate doesn't carry and plain text are all refused.
+    assert!(connect(tls(&ca, Some("worker.paddock.test")), false).is_ok());
+    for (tls, what) in [(tls(&other_ca, None), "another CA"), (tls(&ca, Some("evil.example")), "another name"), (None, "no TLS")] {
+        let e = connect(tls, false).err().unwrap_or_else(|| panic!("{what}: connected"));
+        assert!(e.contains("worker 0"), "{what}: {e}");
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
 }

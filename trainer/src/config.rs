@@ -175,6 +175,11 @@ pub struct WorkerConfig {
     pub remote: Vec<String>,
     /// `remote`: the environment variable holding the workers' shared token.
     pub token_env: String,
+    /// `remote`: connect over TLS, trusting this CA's PEM file (the workers run with
+    /// `--tls-cert`/`--tls-key`).
+    pub tls_ca: Option<PathBuf>,
+    /// `remote`: the name the workers' certificates carry (default: each address's host).
+    pub tls_domain: Option<String>,
     /// A worker that takes longer than this for one request is replaced and its work redone.
     pub deadline_s: f64,
     /// `microvm`: the guests.
@@ -256,6 +261,8 @@ impl Default for WorkerConfig {
             binary: None,
             remote: Vec::new(),
             token_env: "PADDOCK_WORKER_TOKEN".into(),
+            tls_ca: None,
+            tls_domain: None,
             deadline_s: 300.0,
             microvm: MicroVmConfig::default(),
             limits: LimitsConfig::default(),
@@ -339,6 +346,14 @@ impl RunConfig {
             };
             let path = std::fs::canonicalize(&path).map_err(|e| TrainError::Config(format!("reward_function: cannot read {}: {e}", path.display())))?;
             config.reward_function = path.display().to_string();
+        }
+        if let Some(ca) = config.workers.tls_ca.take() {
+            let ca = match file {
+                Some(f) if ca.is_relative() => f.parent().unwrap_or(Path::new(".")).join(ca),
+                _ => ca,
+            };
+            let ca = std::fs::canonicalize(&ca).map_err(|e| TrainError::Config(format!("workers.tls_ca: cannot read {}: {e}", ca.display())))?;
+            config.workers.tls_ca = Some(ca);
         }
         config.validate()?;
         Ok(config)

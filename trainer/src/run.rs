@@ -602,7 +602,8 @@ pub fn start_workers(config: &WorkerConfig, spec: &WorkerSpec) -> Result<Box<dyn
         }
         WorkerBackend::Remote => {
             let token = std::env::var(&config.token_env).ok();
-            let endpoints = config.remote.iter().map(|addr| Endpoint::Remote { addr: addr.clone() }).collect();
+            let tls = config.tls_ca.as_ref().map(|ca| paddock_sandbox::grpc::ClientTls { ca: ca.clone(), domain: config.tls_domain.clone() });
+            let endpoints = config.remote.iter().map(|addr| Endpoint::Remote { addr: addr.clone(), tls: tls.clone() }).collect();
             Box::new(GrpcWorkers::new(spec, endpoints, token.as_deref(), deadline)?)
         }
     })

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use paddock_sandbox::grpc::{owned_fd, run_remote_worker, serve_fd};
+use paddock_sandbox::grpc::{owned_fd, run_remote_worker, serve_fd, ServerTls};
 use paddock_sandbox::isolate::{self, Limits};
 use paddock_sandbox::server::{FaultPlan, WorkerService};
 
@@ -36,6 +36,12 @@ enum Cmd {
         /// Serve without a token (only on a network nobody else can reach).
         #[arg(long)]
         insecure: bool,
+        /// With --listen: serve TLS with this certificate (PEM; needs --tls-key).
+        #[arg(long, requires = "tls_key", requires = "listen")]
+        tls_cert: Option<std::path::PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<std::path::PathBuf>,
         /// Enter the process sandbox first (namespaces, no network, read-only system, seccomp).
         #[arg(long, conflicts_with = "listen")]
         sandbox: bool,
@@ -59,8 +65,11 @@ fn main() -> ExitCode {
     if std::process::id() == 1 {
         paddock_sandbox::guest::run();
     }
-    let (fd, listen, token, insecure, sandbox, memory_mb) = match Cli::parse().command {
-        Cmd::Serve { fd, listen, token, insecure, sandbox, memory_mb } => (fd, listen, token, insecure, sandbox, memory_mb),
+    let (fd, listen, token, insecure, sandbox, memory_mb, tls) = match Cli::parse().command {
+        Cmd::Serve { fd, listen, token, insecure, sandbox, memory_mb, tls_cert, tls_key } => {
+            let tls = tls_cert.zip(tls_key).map(|(cert, key)| ServerTls { cert, key });
+            (fd, listen, token, insecure, sandbox, memory_mb, tls)
+        }
         Cmd::Probe { outside, port } => return probe(outside, port),
     };
     let token = token.or_else(|| std::env::var("PADDOCK_WORKER_TOKEN").ok().filter(|t| !t.is_empty()));
@@ -84,7 +93,7 @@ fn main() -> ExitCode {
             Ok(rt) => rt.block_on(serve_fd(unsafe { owned_fd(fd) }, WorkerService::new(isolation, fault))),
             Err(e) => Err(e.to_string()),
         },
-        (None, Some(addr)) => run_remote_worker(addr, token, insecure),
+        (None, Some(addr)) => run_remote_worker(addr, token, insecure, tls),
         _ => Err("give --fd or --listen".into()),
     };
     match result {
