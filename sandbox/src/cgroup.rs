@@ -104,7 +104,9 @@ impl Cgroup {
             let Some((left, right)) = line.split_once(" - ") else { continue };
             let mut r = right.split_whitespace();
             let (fstype, _source, options) = (r.next().unwrap_or(""), r.next(), r.next().unwrap_or(""));
-            let mount_point = left.split_whitespace().nth(4).unwrap_or("");
+            let mut fields = left.split_whitespace();
+            let root = fields.nth(3).unwrap_or("/");
+            let mount_point = fields.next().unwrap_or("");
             if fstype == "cgroup" && options.split(',').any(|o| o == controller.v1_name()) {
                 let relative = own
                     .lines()
@@ -112,6 +114,8 @@ impl Cgroup {
                     .find(|[_, ctrls, _]: &[&str; 3]| ctrls.split(',').any(|c| c == controller.v1_name()))
                     .map(|[_, _, path]| path.to_string())
                     .unwrap_or_else(|| "/".into());
+                // A container sees its own group as the mount's root.
+                let relative = relative.strip_prefix(root).unwrap_or(&relative);
                 let dir = Path::new(mount_point).join(relative.trim_start_matches('/')).join(name);
                 return self.make(dir, 1);
             }
@@ -136,11 +140,11 @@ impl Cgroup {
 
     fn make(&mut self, dir: PathBuf, version: u8) -> Result<(PathBuf, u8), String> {
         if !self.dirs.contains(&dir) {
-            match std::fs::create_dir(&dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(format!("creating cgroup {}: {e}", dir.display())),
+            // A group left by an earlier process with this pid goes first (an empty one can).
+            if dir.exists() {
+                let _ = std::fs::remove_dir(&dir);
             }
+            std::fs::create_dir(&dir).map_err(|e| format!("creating cgroup {}: {e}", dir.display()))?;
             let procs = dir.join("cgroup.procs");
             self.procs.push(CString::new(procs.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?);
             self.dirs.push(dir.clone());
@@ -191,9 +195,10 @@ pub unsafe fn join(procs: &[CString]) -> std::io::Result<()> {
             return Err(std::io::Error::last_os_error());
         }
         let written = libc::write(fd, b"0".as_ptr().cast(), 1);
+        let error = std::io::Error::last_os_error();
         libc::close(fd);
         if written != 1 {
-            return Err(std::io::Error::last_os_error());
+            return Err(error);
         }
     }
     Ok(())

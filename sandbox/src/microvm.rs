@@ -15,13 +15,14 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::{Hash, Hasher};
-use std::io::{BufRead, BufReader, Write};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -71,43 +72,50 @@ pub fn default_dir() -> PathBuf {
 }
 
 /// A guest ready to launch: image built, accelerator chosen, snapshot taken.
+///
+/// It holds its files open and hands QEMU `/proc/self/fd/N` paths, so another trainer replacing
+/// the cache (a newer worker binary) never pulls them from under a running one.
 #[derive(Debug)]
 pub struct Guest {
     qemu: PathBuf,
-    kernel: PathBuf,
-    initramfs: PathBuf,
-    /// `<base>.state` (devices) and `<base>.ram` (memory).
-    snapshot: Option<PathBuf>,
+    kernel: File,
+    initramfs: File,
+    /// The snapshot's memory and device state.
+    snapshot: Option<(File, File)>,
     accel: Accel,
     memory_mb: u32,
     cpus: u32,
     append: String,
 }
 
-static VM_COUNTER: AtomicUsize = AtomicUsize::new(0);
+/// The guest kernel's command line, less the TSC frequency (host-specific; kept out of cache keys).
+const APPEND: &str = "console=ttyS0 quiet tsc=reliable mitigations=off nokaslr pci=off i8042.noaux i8042.nokbd 8250.nr_uarts=1 lsm= panic=-1 rdinit=/init";
 
 impl Guest {
     /// Builds (or finds cached) the initramfs, picks the accelerator and takes the snapshot.
+    /// Trainers sharing the cache take turns here (a lock on the cache folder).
     pub fn prepare(opts: &MicroVmOptions) -> Result<Guest, String> {
         let qemu = find_program("qemu-system-x86_64").ok_or("qemu-system-x86_64 is not installed (run scripts/setup-microvm.sh)")?;
-        let kernel = opts.dir.join("kernel/vmlinux");
-        if !kernel.is_file() {
-            return Err(format!("no guest kernel at {} (run scripts/setup-microvm.sh)", kernel.display()));
-        }
+        let kernel_path = opts.dir.join("kernel/vmlinux");
+        let kernel = File::open(&kernel_path).map_err(|e| format!("no guest kernel at {}: {e} (run scripts/setup-microvm.sh)", kernel_path.display()))?;
         let cache = opts.dir.join("cache");
         std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
-        let initramfs = build_initramfs(&opts.worker_binary, &opts.dir.join("kernel/modules"), &cache)?;
-        let append = format!(
-            "console=ttyS0 quiet tsc_early_khz={} tsc=reliable mitigations=off nokaslr pci=off i8042.noaux i8042.nokbd 8250.nr_uarts=1 lsm= panic=-1 rdinit=/init",
-            host_tsc_khz()
-        );
+        let _lock = CacheLock::take(&cache)?;
+        // Whatever a builder that died left half-made.
+        remove_matching(&cache, |name| name.contains(".tmp"));
+        let initramfs_path = build_initramfs(&opts.worker_binary, &opts.dir.join("kernel/modules"), &cache)?;
+        let initramfs = File::open(&initramfs_path).map_err(|e| format!("{}: {e}", initramfs_path.display()))?;
+        let append = format!("{APPEND} tsc_early_khz={}", host_tsc_khz());
         let mut guest = Guest { qemu, kernel, initramfs, snapshot: None, accel: Accel::Tcg, memory_mb: opts.memory_mb, cpus: opts.cpus, append };
+        let host = format!("{}|{}", cpu_model(), file_key(&kernel_path));
         guest.accel = match opts.accel {
-            Accel::Auto => guest.probe_kvm(&cache),
+            Accel::Auto => guest.probe_kvm(&cache, &host),
             other => other,
         };
         if opts.snapshot {
-            guest.snapshot = Some(guest.take_snapshot(&cache)?);
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (file_key(&initramfs_path), &host, guest.accel == Accel::Kvm, guest.memory_mb, guest.cpus, APPEND, qemu_version(&guest.qemu)).hash(&mut h);
+            guest.snapshot = Some(guest.take_snapshot(&cache, &format!("snapshot-{:016x}", h.finish()))?);
         }
         Ok(guest)
     }
@@ -126,7 +134,7 @@ impl Guest {
     /// Starts a VM (restored from the snapshot when there is one) serving the worker protocol.
     pub fn launch(&self) -> Result<Vm, String> {
         match &self.snapshot {
-            Some(snap) => self.restore(snap),
+            Some((ram, state)) => self.restore(ram, state),
             None => self.boot(Duration::from_secs(120)),
         }
     }
@@ -139,44 +147,49 @@ impl Guest {
         Ok(vm)
     }
 
-    fn restore(&self, snapshot: &Path) -> Result<Vm, String> {
-        let mut vm = self.spawn(Start::Restore(snapshot), self.accel)?;
+    fn restore(&self, ram: &File, state: &File) -> Result<Vm, String> {
+        // A description of its own (offset 0) for this VM's migration stream.
+        let state = File::open(fd_path(state)).map_err(|e| format!("the snapshot's state: {e}"))?;
+        let mut vm = self.spawn(Start::Restore { ram, state: &state }, self.accel)?;
         let mut qmp = vm.qmp()?;
+        // The RAM isn't in the stream: it is the file QEMU mapped.
         qmp.execute("migrate-set-capabilities", json!({ "capabilities": [{ "capability": "x-ignore-shared", "state": true }] }))?;
-        qmp.execute("migrate-incoming", json!({ "uri": format!("exec:cat '{}'", snapshot.with_extension("state").display()) }))?;
+        qmp.execute("migrate-incoming", json!({ "uri": format!("fd:{}", state.as_raw_fd()) }))?;
+        drop(state);
         let start = Instant::now();
         loop {
             let status = qmp.execute("query-status", json!({}))?;
             match status["status"].as_str() {
                 Some("inmigrate") if start.elapsed() < Duration::from_secs(30) => std::thread::sleep(Duration::from_millis(2)),
-                Some("running") => break,
-                Some("paused" | "postmigrate" | "prelaunch") => {
-                    // Connected before the guest runs again: it never sees the port unconnected.
-                    vm.connect()?;
-                    qmp.execute("cont", json!({}))?;
-                    break;
-                }
+                Some("paused" | "postmigrate") => break,
                 other => return Err(format!("restoring the snapshot: the VM is {other:?}{}", vm.console_tail())),
             }
         }
-        if vm.stream.is_none() {
-            vm.connect()?;
-        }
+        // Connected before the guest runs again: it never sees its port unconnected.
+        vm.connect()?;
+        qmp.execute("cont", json!({}))?;
         Ok(vm)
     }
 
     fn spawn(&self, start: Start, accel: Accel) -> Result<Vm, String> {
-        let dir = std::env::temp_dir().join(format!("paddock-vm-{}-{}", std::process::id(), VM_COUNTER.fetch_add(1, Ordering::Relaxed)));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let dir = private_temp_dir()?;
         let (socket, qmp) = (dir.join("worker.sock"), dir.join("qmp.sock"));
+        let mut inherit = vec![self.kernel.as_raw_fd(), self.initramfs.as_raw_fd()];
         let mut cmd = Command::new(&self.qemu);
-        let memory = |path: &Path, share: &str| format!("memory-backend-file,id=ram,size={}M,mem-path={},share={share}", self.memory_mb, path.display());
+        let memory = |ram: &str, share: &str| format!("memory-backend-file,id=ram,size={}M,mem-path={},share={share}", self.memory_mb, escape(ram));
         let machine = "microvm,x-option-roms=off,isa-serial=on,rtc=on";
+        // What runs untrusted code gets QEMU's own seccomp filter too: no exec, no privilege
+        // changes, no obsolete calls. (The snapshot's source runs none and needs exec to save.)
+        let sandbox = ["-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"];
         match start {
-            Start::Boot => cmd.args(["-M", machine]),
-            Start::SnapshotSource(ram) => cmd.args(["-M", &format!("{machine},memory-backend=ram"), "-object", &memory(ram, "on")]),
-            Start::Restore(base) => cmd.args(["-M", &format!("{machine},memory-backend=ram"), "-object", &memory(&base.with_extension("ram"), "off"), "-incoming", "defer"]),
+            Start::Boot => cmd.args(["-M", machine]).args(sandbox),
+            Start::SnapshotSource(ram) => cmd.args(["-M", &format!("{machine},memory-backend=ram"), "-object", &memory(&ram.display().to_string(), "on")]),
+            Start::Restore { ram, state } => {
+                inherit.extend([ram.as_raw_fd(), state.as_raw_fd()]);
+                cmd.args(["-M", &format!("{machine},memory-backend=ram"), "-object", &memory(&fd_path(ram), "off")])
+                    .args(["-incoming", "defer"])
+                    .args(sandbox)
+            }
         };
         cmd.args(["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"]);
         match accel {
@@ -184,105 +197,129 @@ impl Guest {
             _ => cmd.args(["-accel", "tcg", "-cpu", "max"]),
         };
         cmd.args(["-smp", &self.cpus.to_string(), "-m", &format!("{}M", self.memory_mb), "-serial", "stdio"]);
-        cmd.arg("-kernel").arg(&self.kernel).arg("-initrd").arg(&self.initramfs).args(["-append", &self.append]);
-        cmd.args(["-device", "virtio-serial-device", "-chardev"]).arg(format!("socket,id=worker,path={},server=on,wait=off", socket.display()));
+        cmd.args(["-kernel", &fd_path(&self.kernel), "-initrd", &fd_path(&self.initramfs), "-append", &self.append]);
+        cmd.args(["-device", "virtio-serial-device", "-chardev", &format!("socket,id=worker,path={},server=on,wait=off", escape(&socket.display().to_string()))]);
         cmd.args(["-device", &format!("virtserialport,chardev=worker,name={PORT_NAME}")]);
-        cmd.arg("-qmp").arg(format!("unix:{},server=on,wait=off", qmp.display()));
-        let stderr = std::fs::File::create(dir.join("qemu.log")).map_err(|e| e.to_string())?;
+        cmd.args(["-qmp", &format!("unix:{},server=on,wait=off", escape(&qmp.display().to_string()))]);
+        let stderr = File::create(dir.join("qemu.log")).map_err(|e| e.to_string())?;
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(stderr).env_clear().env("PATH", "/usr/bin:/bin");
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
-            cmd.pre_exec(|| {
+            cmd.pre_exec(move || {
+                for &fd in &inherit {
+                    if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
                 if libc::setsid() < 0 || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
             });
         }
-        let mut child = cmd.spawn().map_err(|e| format!("starting {}: {e}", self.qemu.display()))?;
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(format!("starting {}: {e}", self.qemu.display()));
+            }
+        };
         let stdout = child.stdout.take().ok_or("no console pipe")?;
         let console = Arc::new(Mutex::new(VecDeque::new()));
-        let (ready_tx, ready) = mpsc::channel();
+        let (ready_tx, ready) = mpsc::sync_channel(1);
         let lines = console.clone();
-        std::thread::Builder::new()
-            .name("paddock-vm-console".into())
-            .spawn(move || {
-                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    if line.contains(READY) {
-                        let _ = ready_tx.send(());
-                    }
-                    if let Ok(mut l) = lines.lock() {
-                        if l.len() == 40 {
-                            l.pop_front();
-                        }
-                        l.push_back(line);
-                    }
-                }
-            })
-            .map_err(|e| e.to_string())?;
+        std::thread::Builder::new().name("paddock-vm-console".into()).spawn(move || read_console(stdout, &lines, &ready_tx)).map_err(|e| e.to_string())?;
         Ok(Vm { child, dir, socket, qmp, console, ready, stream: None })
     }
 
-    /// Boots under KVM once to see whether it works here; the answer is cached per kernel.
-    fn probe_kvm(&self, cache: &Path) -> Accel {
+    /// Boots under KVM once to see whether it works here; the answer is cached per host CPU and
+    /// kernel (a boot that merely ran out of time isn't).
+    fn probe_kvm(&self, cache: &Path, host: &str) -> Accel {
         let usable = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok();
         if !usable {
             return Accel::Tcg;
         }
-        let name = format!("kvm-{}", file_key(&self.kernel));
-        remove_stale(cache, "kvm-", &name);
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        host.hash(&mut h);
+        let name = format!("kvm-{:016x}", h.finish());
+        remove_matching(cache, |n| n.starts_with("kvm-") && n != name);
         let record = cache.join(name);
         if let Ok(answer) = std::fs::read_to_string(&record) {
             return if answer.trim() == "kvm" { Accel::Kvm } else { Accel::Tcg };
         }
-        let works = self.spawn(Start::Boot, Accel::Kvm).and_then(|mut vm| vm.wait_ready(Duration::from_secs(15))).is_ok();
-        let _ = std::fs::write(&record, if works { "kvm" } else { "tcg" });
-        if works {
-            Accel::Kvm
-        } else {
-            Accel::Tcg
+        let outcome = self.spawn(Start::Boot, Accel::Kvm).and_then(|mut vm| vm.wait_ready(Duration::from_secs(15)));
+        match outcome {
+            Ok(()) => {
+                let _ = std::fs::write(&record, "kvm");
+                Accel::Kvm
+            }
+            Err(e) => {
+                if !e.contains("did not come up") {
+                    let _ = std::fs::write(&record, "tcg");
+                }
+                Accel::Tcg
+            }
         }
     }
 
-    /// Boots once, waits until the guest serves, and saves its whole state (cached per image and
-    /// machine settings).
-    fn take_snapshot(&self, cache: &Path) -> Result<PathBuf, String> {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (file_key(&self.initramfs), self.accel == Accel::Kvm, self.memory_mb, self.cpus, &self.append, qemu_version(&self.qemu)).hash(&mut h);
-        let name = format!("snapshot-{:016x}", h.finish());
-        let base = cache.join(&name);
-        let (state, ram) = (base.with_extension("state"), base.with_extension("ram"));
-        if state.is_file() && ram.is_file() {
-            return Ok(base);
-        }
-        remove_stale(cache, "snapshot-", &name);
-        let tmp = |p: &Path| p.with_extension(format!("{}.tmp{}", p.extension().and_then(|e| e.to_str()).unwrap_or(""), std::process::id()));
-        let (state_tmp, ram_tmp) = (tmp(&state), tmp(&ram));
-        let mut vm = self.spawn(Start::SnapshotSource(&ram_tmp), self.accel)?;
-        let saved = (|| {
-            vm.wait_ready(Duration::from_secs(120))?;
-            let mut qmp = vm.qmp()?;
-            qmp.execute("stop", json!({}))?;
-            qmp.execute("migrate-set-capabilities", json!({ "capabilities": [{ "capability": "x-ignore-shared", "state": true }] }))?;
-            qmp.execute("migrate", json!({ "uri": format!("exec:cat > '{}'", state_tmp.display()) }))?;
-            let start = Instant::now();
-            loop {
-                let status = qmp.execute("query-migrate", json!({}))?;
-                match status["status"].as_str() {
-                    Some("completed") => return Ok(()),
-                    Some("failed" | "cancelled") => return Err(format!("snapshot failed: {}", status["error-desc"])),
-                    _ if start.elapsed() > Duration::from_secs(60) => return Err("snapshot took over 60 s".to_string()),
-                    _ => std::thread::sleep(Duration::from_millis(10)),
-                }
+    /// Boots once, waits until the guest serves, and saves it into `cache/name/` (`ram`, the
+    /// guest's memory; `state`, its devices), unless that is there already. Called under the lock.
+    fn take_snapshot(&self, cache: &Path, name: &str) -> Result<(File, File), String> {
+        let dir = cache.join(name);
+        if !(dir.join("ram").is_file() && dir.join("state").is_file()) {
+            remove_matching(cache, |n| n.starts_with("snapshot-"));
+            let tmp = cache.join(format!("{name}.tmp"));
+            std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+            let saved = self.save_snapshot(&tmp);
+            if let Err(e) = saved {
+                let _ = std::fs::remove_dir_all(&tmp);
+                return Err(e);
             }
-        })();
+            std::fs::rename(&tmp, &dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let open = |f: &str| File::open(dir.join(f)).map_err(|e| format!("{}: {e}", dir.join(f).display()));
+        Ok((open("ram")?, open("state")?))
+    }
+
+    fn save_snapshot(&self, dir: &Path) -> Result<(), String> {
+        let (ram, state, part) = (dir.join("ram"), dir.join("state"), dir.join("state.part"));
+        let quoted = |p: &Path| {
+            let s = p.display().to_string();
+            if s.contains('\'') {
+                Err(format!("the cache path {s} holds a quote; choose another PADDOCK_MICROVM_DIR"))
+            } else {
+                Ok(format!("'{s}'"))
+            }
+        };
+        // `mv` runs once `cat` has written everything, so `state` appearing means it is whole.
+        let uri = format!("exec:cat > {} && mv {} {}", quoted(&part)?, quoted(&part)?, quoted(&state)?);
+        let mut vm = self.spawn(Start::SnapshotSource(&ram), self.accel)?;
+        vm.wait_ready(Duration::from_secs(120))?;
+        let mut qmp = vm.qmp()?;
+        qmp.execute("stop", json!({}))?;
+        qmp.execute("migrate-set-capabilities", json!({ "capabilities": [{ "capability": "x-ignore-shared", "state": true }] }))?;
+        qmp.execute("migrate", json!({ "uri": uri }))?;
+        let start = Instant::now();
+        loop {
+            let status = qmp.execute("query-migrate", json!({}))?;
+            match status["status"].as_str() {
+                Some("completed") => break,
+                Some("failed" | "cancelled") => return Err(format!("snapshot failed: {}", status["error-desc"])),
+                _ if start.elapsed() > Duration::from_secs(60) => return Err("snapshot took over 60 s".to_string()),
+                _ => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        while !state.is_file() {
+            if start.elapsed() > Duration::from_secs(60) {
+                return Err("the snapshot's state was not written within 60 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
         drop(vm);
-        let renamed = saved.and_then(|()| {
-            std::fs::rename(&ram_tmp, &ram).and_then(|()| std::fs::rename(&state_tmp, &state)).map_err(|e| format!("{}: {e}", base.display()))
-        });
-        let _ = std::fs::remove_file(&ram_tmp);
-        let _ = std::fs::remove_file(&state_tmp);
-        renamed.map(|()| base)
+        for f in [&ram, &state] {
+            File::open(f).and_then(|f| f.sync_all()).map_err(|e| format!("{}: {e}", f.display()))?;
+        }
+        Ok(())
     }
 }
 
@@ -292,8 +329,90 @@ enum Start<'a> {
     Boot,
     /// Boots with its memory in this file, to be snapshotted.
     SnapshotSource(&'a Path),
-    /// Restores this snapshot (base path).
-    Restore(&'a Path),
+    /// Maps `ram` copy-on-write and reads the device state from `state`.
+    Restore { ram: &'a File, state: &'a File },
+}
+
+/// Holds an exclusive `flock` on the cache folder while it lives.
+struct CacheLock(File);
+
+impl CacheLock {
+    fn take(cache: &Path) -> Result<CacheLock, String> {
+        let path = cache.join(".lock");
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        // SAFETY: flock on a descriptor this value owns.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(format!("locking {}: {}", path.display(), std::io::Error::last_os_error()));
+        }
+        Ok(CacheLock(file))
+    }
+}
+
+impl Drop for CacheLock {
+    fn drop(&mut self) {
+        // SAFETY: as above.
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
+    }
+}
+
+/// The path under which a child that inherited `file`'s descriptor can open it.
+fn fd_path(file: &File) -> String {
+    format!("/proc/self/fd/{}", file.as_raw_fd())
+}
+
+/// A QEMU option value: commas doubled.
+fn escape(value: &str) -> String {
+    value.replace(',', ",,")
+}
+
+/// A fresh folder only this user can enter (mkdtemp, mode 0700) for a VM's sockets and log.
+fn private_temp_dir() -> Result<PathBuf, String> {
+    let template = std::env::temp_dir().join("paddock-vm-XXXXXX");
+    let mut bytes = template.into_os_string().into_encoded_bytes();
+    bytes.push(0);
+    // SAFETY: a NUL-terminated template mkdtemp fills in place.
+    let made = unsafe { libc::mkdtemp(bytes.as_mut_ptr().cast()) };
+    if made.is_null() {
+        return Err(format!("making a folder for the VM: {}", std::io::Error::last_os_error()));
+    }
+    bytes.pop();
+    // SAFETY: the bytes came from an OsString and mkdtemp replaced ASCII X's with ASCII.
+    Ok(PathBuf::from(unsafe { std::ffi::OsString::from_encoded_bytes_unchecked(bytes) }))
+}
+
+/// Keeps the console's last lines (each cut at 1 KiB, whatever bytes the guest prints) and says
+/// once when the guest is ready.
+fn read_console(mut out: impl Read, lines: &Mutex<VecDeque<String>>, ready: &mpsc::SyncSender<()>) {
+    let mut buf = [0u8; 4096];
+    let mut line: Vec<u8> = Vec::new();
+    let push = |line: &mut Vec<u8>| {
+        let text = String::from_utf8_lossy(line).into_owned();
+        if text.contains(READY) {
+            let _ = ready.try_send(());
+        }
+        if let Ok(mut l) = lines.lock() {
+            if l.len() == 40 {
+                l.pop_front();
+            }
+            l.push_back(text);
+        }
+        line.clear();
+    };
+    while let Ok(n) = out.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        for &b in &buf[..n] {
+            match b {
+                b'\n' | b'\r' => push(&mut line),
+                _ if line.len() < 1024 => line.push(b),
+                _ => {}
+            }
+        }
+    }
+    if !line.is_empty() {
+        push(&mut line);
+    }
 }
 
 /// A running VM; dropping it kills QEMU and removes its sockets.
@@ -345,7 +464,11 @@ impl Vm {
     }
 
     fn qmp(&self) -> Result<Qmp, String> {
-        Qmp::connect(&self.qmp, Duration::from_secs(10))
+        Qmp::connect(&self.qmp, Duration::from_secs(10)).map_err(|e| {
+            std::thread::sleep(Duration::from_millis(50));
+            let log = std::fs::read_to_string(self.dir.join("qemu.log")).unwrap_or_default();
+            format!("{e}; QEMU said: {}{}", log.trim(), self.console_tail())
+        })
     }
 
     fn console_tail(&self) -> String {
@@ -423,16 +546,22 @@ fn file_key(path: &Path) -> String {
     }
 }
 
-/// Removes cached files starting with `prefix` except those starting with `keep`.
-fn remove_stale(cache: &Path, prefix: &str, keep: &str) {
+/// Removes the cache entries (files or folders) whose names match.
+fn remove_matching(cache: &Path, matches: impl Fn(&str) -> bool) {
     if let Ok(entries) = std::fs::read_dir(cache) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with(prefix) && !name.starts_with(keep) {
-                let _ = std::fs::remove_file(e.path());
+            if matches(&name) {
+                let _ = std::fs::remove_dir_all(e.path()).or_else(|_| std::fs::remove_file(e.path()));
             }
         }
     }
+}
+
+/// The host CPU's model: snapshots and the KVM answer belong to one kind of CPU.
+fn cpu_model() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    cpuinfo.lines().find_map(|l| l.strip_prefix("model name")).and_then(|l| l.split(':').nth(1)).unwrap_or("unknown").trim().to_string()
 }
 
 fn find_program(name: &str) -> Option<PathBuf> {
@@ -473,7 +602,8 @@ fn build_initramfs(worker: &Path, modules: &Path, cache: &Path) -> Result<PathBu
     if out.is_file() {
         return Ok(out);
     }
-    remove_stale(cache, "initramfs-", &out.file_name().unwrap_or_default().to_string_lossy());
+    let keep = out.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    remove_matching(cache, |n| n.starts_with("initramfs-") && n != keep);
     let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
     let mut add = |path: &str, entry: Entry| {
         let mut parent = Path::new(path).parent();
@@ -488,7 +618,7 @@ fn build_initramfs(worker: &Path, modules: &Path, cache: &Path) -> Result<PathBu
     }
     add("dev/console", Entry::CharDev { major: 5, minor: 1 });
 
-    let stripped = cache.join(format!("init.{}", std::process::id()));
+    let stripped = cache.join(format!("init.tmp{}", std::process::id()));
     let strip = Command::new("strip").arg("-o").arg(&stripped).arg(worker).status();
     let init = if strip.is_ok_and(|s| s.success()) { stripped.clone() } else { worker.to_path_buf() };
     add("init", Entry::File { from: init, mode: 0o755 });
