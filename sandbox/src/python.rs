@@ -2,8 +2,10 @@
 //! `def reward_function(params): ... return float(reward)`, called every step with DeepRacer's
 //! full `params` dict, inside the worker (embedded CPython through pyo3).
 //!
-//! The function gets a deadline per call (a runaway Python loop is interrupted; code blocked in C,
-//! like `time.sleep`, is not, and meets the trainer's worker deadline instead), and
+//! The function gets a deadline per call: a runaway Python loop is interrupted; code blocked in C
+//! (`time.sleep`, a C extension), which no interrupt reaches, is reported through [`stuck_call`]
+//! once it overruns by a grace period, so the worker can answer with the file and the step
+//! instead of falling silent. And
 //! its answer must be a finite number: `None`, a string, a bool, NaN or an exception stop the
 //! rollout with a message that names the file and the step. What the code can reach is the
 //! worker sandbox's business ([`crate::isolate`]); nothing here tries to contain Python itself.
@@ -28,8 +30,8 @@ struct Shared {
     function: Py<PyAny>,
     file: String,
     deadline: Duration,
-    /// The call in progress: when it must end and the Python thread running it.
-    running: Mutex<Option<(Instant, u64)>>,
+    /// The call in progress: when it must end, the Python thread running it, the episode step.
+    running: Mutex<Option<(Instant, u64, u32)>>,
     /// One call at a time (the GIL serialises them anyway; this keeps the deadline slot simple).
     call: Mutex<()>,
     /// Set when the watchdog interrupted the call in progress.
@@ -55,6 +57,12 @@ impl PythonRewardFile {
             .name("reward-watchdog".into())
             .spawn(move || watchdog(weak))
             .map_err(|e| format!("reward watchdog: {e}"))?;
+        // Apart from the watchdog, which waits for the GIL that C code may hold.
+        let weak = Arc::downgrade(&shared);
+        std::thread::Builder::new()
+            .name("reward-stuck".into())
+            .spawn(move || stuck_watch(weak))
+            .map_err(|e| format!("reward watchdog: {e}"))?;
         Ok(PythonRewardFile { shared })
     }
 
@@ -70,11 +78,11 @@ fn watchdog(shared: std::sync::Weak<Shared>) {
     loop {
         std::thread::sleep(Duration::from_millis(5));
         let Some(s) = shared.upgrade() else { return };
-        let late = matches!(*s.running.lock().unwrap_or_else(|p| p.into_inner()), Some((end, _)) if Instant::now() > end);
-        if late {
+        let late = matches!(*s.running.lock().unwrap_or_else(|p| p.into_inner()), Some((end, _, _)) if Instant::now() > end);
+        if late && !s.fired.load(Ordering::SeqCst) {
             Python::attach(|py| {
                 // Checked again with the GIL held: the call may have ended meanwhile.
-                if let Some((end, thread)) = *s.running.lock().unwrap_or_else(|p| p.into_inner()) {
+                if let Some((end, thread, _)) = *s.running.lock().unwrap_or_else(|p| p.into_inner()) {
                     if Instant::now() > end {
                         // SAFETY: the GIL is held; `thread` is the id of the thread running the call.
                         s.fired.store(true, Ordering::SeqCst);
@@ -82,6 +90,40 @@ fn watchdog(shared: std::sync::Weak<Shared>) {
                     }
                 }
             });
+        }
+    }
+}
+
+/// A call still running this long after its deadline is stuck where no interrupt reaches.
+fn grace(deadline: Duration) -> Duration {
+    deadline.max(Duration::from_secs(1))
+}
+
+static STUCK: Mutex<Option<String>> = Mutex::new(None);
+
+/// A reward call stuck past its deadline and grace (blocked in C), as the error to report: the
+/// file, the step and what happened. The worker can't take the call back; it should answer with
+/// this and be replaced.
+pub fn stuck_call() -> Option<String> {
+    STUCK.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+fn stuck_watch(shared: std::sync::Weak<Shared>) {
+    loop {
+        std::thread::sleep(Duration::from_millis(20));
+        let Some(s) = shared.upgrade() else { return };
+        let running = *s.running.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((end, _, step)) = running {
+            let over = Instant::now().saturating_duration_since(end);
+            if over > grace(s.deadline) {
+                let message = format!(
+                    "{}, step {step} of the episode: took longer than {} ms and could not be stopped (blocked outside Python code, e.g. in time.sleep or a C extension)",
+                    s.file,
+                    s.deadline.as_millis()
+                );
+                *STUCK.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
+                return;
+            }
         }
     }
 }
@@ -150,7 +192,7 @@ impl RewardFunction for PythonReward {
             // SAFETY: reads the current thread's id; the GIL is held.
             let thread = unsafe { pyo3::ffi::PyThread_get_thread_ident() } as u64;
             shared.fired.store(false, Ordering::SeqCst);
-            *shared.running.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now() + shared.deadline, thread));
+            *shared.running.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now() + shared.deadline, thread, p.steps));
             let result = shared.function.call1(py, (params,));
             *shared.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
             // A timeout raised just as the call returned must not hit the next one.

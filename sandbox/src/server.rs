@@ -131,6 +131,27 @@ impl pb::worker_server::Worker for WorkerService {
     async fn collect(&self, request: Request<pb::CollectRequest>) -> Result<Response<pb::CollectReply>, Status> {
         let asked = wire::request_from_pb(&request.into_inner());
         let fault = self.fault;
+        if let Some(message) = crate::python::stuck_call() {
+            return Err(Status::invalid_argument(format!("reward function {message}")));
+        }
+        let rollout = self.run_collect(asked, fault);
+        tokio::pin!(rollout);
+        // A reward call stuck in C never returns: answer with what happened rather than silence.
+        loop {
+            tokio::select! {
+                reply = &mut rollout => return reply,
+                _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {
+                    if let Some(message) = crate::python::stuck_call() {
+                        return Err(Status::invalid_argument(format!("reward function {message}")));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl WorkerService {
+    async fn run_collect(&self, asked: crate::rollout::RolloutRequest, fault: Option<FaultPlan>) -> Result<Response<pb::CollectReply>, Status> {
         with_worker(&self.state, move |s| {
             s.collects += 1;
             let planned = fault.filter(|f| f.worker == s.id && f.on_collect == s.collects).map(|f| f.fault);

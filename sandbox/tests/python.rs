@@ -176,6 +176,7 @@ fn hostile_reward_functions_are_stopped_with_the_file_and_the_step() {
         ("swallow", "    try:\n        while True:\n            pass\n    except Exception:\n        return 1.0", "took longer than 300 ms"),
         ("string", "    return 'fast'", "got str"),
         ("nothing", "    pass", "got NoneType"),
+        ("sleep", "    import time\n    time.sleep(60)\n    return 1.0", "could not be stopped"),
     ];
     for (name, body, says) in cases {
         let e = run_hostile(hostile(name, body));
