@@ -376,15 +376,19 @@ impl Workers for GrpcWorkers {
             if pending.is_empty() {
                 break;
             }
+            let mut ready = Vec::new();
             for &i in &pending {
                 if self.conns[i].client.is_none() {
                     if let Err(e) = self.start(i) {
+                        attempts[i] += 1;
                         self.incidents.push(format!("worker {i}: cannot restart: {e}"));
+                        continue;
                     }
                 }
+                ready.push(i);
             }
-            let results = self.collect_from(&pending, request);
-            for (&i, result) in pending.iter().zip(results) {
+            let results = self.collect_from(&ready, request);
+            for (&i, result) in ready.iter().zip(results) {
                 attempts[i] += 1;
                 match result {
                     Ok(r) => done[i] = Some(r),
@@ -528,7 +532,9 @@ pub fn run_remote_worker(addr: std::net::SocketAddr, token: Option<String>, inse
         eprintln!("paddock-worker: no token: anyone who can reach {addr} can run code on this worker");
     }
     eprintln!("paddock-worker: listening on {addr}{}", if tls.is_some() { " (TLS)" } else { " (no TLS: use it on a trusted network or through a tunnel)" });
-    let service = crate::server::WorkerService::new("none (a remote worker; isolate it with a container or microVM)".into(), None);
+    // Fault injection for tests, as for process workers.
+    let fault = std::env::var("PADDOCK_WORKER_FAULT").ok().and_then(|f| crate::server::FaultPlan::parse(&f));
+    let service = crate::server::WorkerService::new("none (a remote worker; isolate it with a container or microVM)".into(), fault);
     rt.block_on(serve_tcp(addr, token, tls.as_ref(), service))
 }
 

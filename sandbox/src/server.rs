@@ -81,7 +81,13 @@ async fn with_worker<T: Send + 'static>(
 ) -> Result<T, Status> {
     let state = state.clone();
     tokio::task::spawn_blocking(move || {
-        let mut s = state.lock().map_err(|_| Status::internal("a previous request panicked"))?;
+        // One request at a time: a second trainer, or one reconnecting to a worker still stuck in
+        // an earlier request, hears so at once instead of waiting out its deadline.
+        let mut s = match state.try_lock() {
+            Ok(s) => s,
+            Err(std::sync::TryLockError::WouldBlock) => return Err(Status::unavailable("the worker is busy with another request")),
+            Err(std::sync::TryLockError::Poisoned(_)) => return Err(Status::internal("a previous request panicked")),
+        };
         f(&mut s)
     })
     .await

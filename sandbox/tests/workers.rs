@@ -235,3 +235,41 @@ fn remote_workers_serve_tls_that_the_trainer_checks() {
     server.wait().unwrap();
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_remote_worker_stuck_in_a_request_says_it_is_busy_to_a_reconnecting_trainer() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut server = std::process::Command::new(binary())
+        .args(["serve", "--listen", &addr, "--insecure"])
+        .env("PADDOCK_WORKER_FAULT", "hang:0:1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = server.id() as i32;
+    // Killed even when an assertion fails first.
+    struct KillOnDrop(i32);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            // SAFETY: a signal to the worker process this test started.
+            unsafe { libc::kill(self.0, libc::SIGKILL) };
+        }
+    }
+    let _guard = KillOnDrop(pid);
+    let spec = spec();
+    let mut workers = None;
+    for _ in 0..100 {
+        if let Ok(w) = GrpcWorkers::new(&spec, vec![Endpoint::Remote { addr: addr.clone(), tls: None }], None, Duration::from_secs(2)) {
+            workers = Some(w);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut workers = workers.expect("the remote worker answers");
+    workers.publish(1, model(&spec)).unwrap();
+    let e = workers.collect(&request(1)).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("busy with another request"), "{e}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
