@@ -560,8 +560,13 @@ fn remove_matching(cache: &Path, matches: impl Fn(&str) -> bool) {
 
 /// The host CPU's model: snapshots and the KVM answer belong to one kind of CPU.
 fn cpu_model() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    cpuinfo.lines().find_map(|l| l.strip_prefix("model name")).and_then(|l| l.split(':').nth(1)).unwrap_or("unknown").trim().to_string()
+    cpuinfo("model name").unwrap_or_else(|| "unknown".into())
+}
+
+/// The first `key : value` of /proc/cpuinfo.
+fn cpuinfo(key: &str) -> Option<String> {
+    let text = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    text.lines().find(|l| l.starts_with(key)).and_then(|l| l.split(':').nth(1)).map(|v| v.trim().to_string())
 }
 
 fn find_program(name: &str) -> Option<PathBuf> {
@@ -576,14 +581,7 @@ fn qemu_version(qemu: &Path) -> String {
 /// The host's TSC frequency, kHz; without it on the command line some guest boots hang
 /// calibrating the TSC under TCG.
 fn host_tsc_khz() -> u64 {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    cpuinfo
-        .lines()
-        .find(|l| l.starts_with("cpu MHz"))
-        .and_then(|l| l.split(':').nth(1))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(|mhz| (mhz * 1000.0) as u64)
-        .unwrap_or(2_000_000)
+    cpuinfo("cpu MHz").and_then(|v| v.parse::<f64>().ok()).map(|mhz| (mhz * 1000.0) as u64).unwrap_or(2_000_000)
 }
 
 /// What goes into the initramfs, by path inside it.

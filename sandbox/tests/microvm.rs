@@ -1,17 +1,15 @@
 //! Workers in microVMs: a Linux guest per worker under QEMU (TCG here), the worker protocol on a
 //! virtio-serial port. Needs `scripts/setup-microvm.sh` (the test command runs it).
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use paddock_policy::model::{random_tensors, to_bytes, ObservationSpec, Preprocessing, Sensor};
-use paddock_policy::{Head, ModelMetadata, Network};
+use common::{model, spec};
 use paddock_sandbox::microvm::{Guest, MicroVmOptions};
 use paddock_sandbox::{Endpoint, GrpcWorkers, LocalWorkers, Mode, PythonSource, RolloutRequest, WorkerSpec, Workers};
-use paddock_sim::{EnvConfig, ObservationKind};
-use paddock_tracks::Track;
-use rand::SeedableRng;
 
 fn guest() -> Arc<Guest> {
     let opts = MicroVmOptions::new(PathBuf::from(env!("CARGO_BIN_EXE_paddock-worker")));
@@ -19,22 +17,6 @@ fn guest() -> Arc<Guest> {
     let guest = Guest::prepare(&opts).unwrap_or_else(|e| panic!("{e}"));
     eprintln!("prepared {} in {:.2} s", guest.describe(), start.elapsed().as_secs_f64());
     Arc::new(guest)
-}
-
-fn spec() -> WorkerSpec {
-    let env = EnvConfig { observation: ObservationKind::Lidar, ..Default::default() };
-    WorkerSpec { env, track_json: Track::resolve("oval").unwrap().to_json_string(), reward_function: "progress".into(), reward_python: None, envs: 4, seed: 11 }
-}
-
-fn model(spec: &WorkerSpec) -> Arc<Vec<u8>> {
-    let meta = ModelMetadata::new(
-        Network::Mlp { hidden: vec![32] },
-        Head::Categorical,
-        ObservationSpec { sensor: Sensor::Lidar, shape: vec![64], preprocessing: Preprocessing::LIDAR },
-        spec.env.action_space.clone(),
-    );
-    let tensors = random_tensors(&meta, &mut rand_pcg::Pcg64::seed_from_u64(5)).unwrap();
-    Arc::new(to_bytes(&meta, &tensors).unwrap())
 }
 
 #[test]

@@ -1,35 +1,17 @@
 //! Workers in real processes: `paddock-worker` children over the gRPC protocol, in and out of
 //! the process sandbox, remote ones over TCP with a token, and workers that crash, hang or lie.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use paddock_policy::model::{random_tensors, to_bytes, ObservationSpec, Preprocessing, Sensor};
-use paddock_policy::{Head, ModelMetadata, Network};
+use common::{model, spec};
 use paddock_sandbox::{Endpoint, GrpcWorkers, LocalWorkers, Mode, Rollout, RolloutRequest, WorkerSpec, Workers};
-use paddock_sim::{EnvConfig, ObservationKind};
-use paddock_tracks::Track;
-use rand::SeedableRng;
 
 fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_paddock-worker"))
-}
-
-fn spec() -> WorkerSpec {
-    let env = EnvConfig { observation: ObservationKind::Lidar, ..Default::default() };
-    WorkerSpec { env, track_json: Track::resolve("oval").unwrap().to_json_string(), reward_function: "progress".into(), reward_python: None, envs: 4, seed: 11 }
-}
-
-fn model(spec: &WorkerSpec) -> Arc<Vec<u8>> {
-    let meta = ModelMetadata::new(
-        Network::Mlp { hidden: vec![32] },
-        Head::Categorical,
-        ObservationSpec { sensor: Sensor::Lidar, shape: vec![64], preprocessing: Preprocessing::LIDAR },
-        spec.env.action_space.clone(),
-    );
-    let tensors = random_tensors(&meta, &mut rand_pcg::Pcg64::seed_from_u64(5)).unwrap();
-    Arc::new(to_bytes(&meta, &tensors).unwrap())
 }
 
 fn request(version: u64) -> RolloutRequest {
@@ -39,6 +21,53 @@ fn request(version: u64) -> RolloutRequest {
 fn process(sandbox: bool, fault: Option<&str>) -> Endpoint {
     let env = fault.map(|f| vec![("PADDOCK_WORKER_FAULT".to_string(), f.to_string())]).unwrap_or_default();
     Endpoint::Process { binary: binary(), sandbox, env, cgroup: None }
+}
+
+/// `paddock-worker serve --listen` on a free loopback port; killed when dropped (a failing
+/// assertion included).
+struct RemoteWorker {
+    addr: String,
+    child: std::process::Child,
+}
+
+impl RemoteWorker {
+    fn start(args: &[&str], env: &[(&str, &str)]) -> RemoteWorker {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = std::process::Command::new(binary())
+            .args(["serve", "--listen", &addr])
+            .args(args)
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        RemoteWorker { addr, child }
+    }
+
+    fn endpoint(&self, tls: Option<paddock_sandbox::grpc::ClientTls>) -> Vec<Endpoint> {
+        vec![Endpoint::Remote { addr: self.addr.clone(), tls }]
+    }
+
+    /// Connects, retrying while the worker starts listening; the last error if it never answers.
+    fn connect(&self, spec: &WorkerSpec, tls: Option<paddock_sandbox::grpc::ClientTls>, token: Option<&str>, deadline: Duration) -> Result<GrpcWorkers, String> {
+        let mut last = String::new();
+        for _ in 0..100 {
+            match GrpcWorkers::new(spec, self.endpoint(tls.clone()), token, deadline) {
+                Ok(w) => return Ok(w),
+                Err(e) => last = e.to_string(),
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(last)
+    }
+}
+
+impl Drop for RemoteWorker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Everything a trainer reads from a rollout, compared exactly.
@@ -126,36 +155,17 @@ fn the_sandbox_keeps_files_network_processes_and_memory_out_of_reach() {
 
 #[test]
 fn remote_workers_serve_over_tcp_and_need_the_token() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut server = std::process::Command::new(binary())
-        .args(["serve", "--listen", &addr, "--token", "s3cret"])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let server = RemoteWorker::start(&["--token", "s3cret"], &[]);
     let spec = spec();
-    let remote = || vec![Endpoint::Remote { addr: addr.clone(), tls: None }];
-    let mut workers = None;
-    for _ in 0..100 {
-        match GrpcWorkers::new(&spec, remote(), Some("s3cret"), Duration::from_secs(30)) {
-            Ok(w) => {
-                workers = Some(w);
-                break;
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(50)),
-        }
-    }
-    let mut workers = workers.expect("the remote worker answers");
+    let mut workers = server.connect(&spec, None, Some("s3cret"), Duration::from_secs(30)).expect("the remote worker answers");
     workers.publish(1, model(&spec)).unwrap();
     let rollouts = workers.collect(&request(1)).unwrap();
     assert_eq!(rollouts.len(), 1);
     drop(workers);
     for token in [Some("wrong"), None] {
-        let e = GrpcWorkers::new(&spec, remote(), token, Duration::from_secs(5)).err().unwrap().to_string();
+        let e = GrpcWorkers::new(&spec, server.endpoint(None), token, Duration::from_secs(5)).err().unwrap().to_string();
         assert!(e.contains("bad or missing worker token"), "{e}");
     }
-    server.kill().unwrap();
-    server.wait().unwrap();
 }
 
 #[test]
@@ -200,76 +210,31 @@ fn remote_workers_serve_tls_that_the_trainer_checks() {
     let dir = std::env::temp_dir().join(format!("paddock-tls-{}", std::process::id()));
     let (ca, cert, key) = certificates(&dir.join("good"));
     let (other_ca, _, _) = certificates(&dir.join("other"));
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut server = std::process::Command::new(binary())
-        .args(["serve", "--listen", &addr, "--token", "s3cret", "--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let server = RemoteWorker::start(&["--token", "s3cret", "--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()], &[]);
     let spec = spec();
     let tls = |ca: &Path, domain: Option<&str>| Some(paddock_sandbox::grpc::ClientTls { ca: ca.to_path_buf(), domain: domain.map(str::to_string) });
-    let connect = |tls: Option<paddock_sandbox::grpc::ClientTls>, wait: bool| {
-        let mut last = String::new();
-        for _ in 0..if wait { 100 } else { 1 } {
-            match GrpcWorkers::new(&spec, vec![Endpoint::Remote { addr: addr.clone(), tls: tls.clone() }], Some("s3cret"), Duration::from_secs(10)) {
-                Ok(w) => return Ok(w),
-                Err(e) => last = e.to_string(),
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Err(last)
-    };
-    let mut workers = connect(tls(&ca, None), true).expect("the worker answers over TLS");
+    // Once the worker answered: one try each.
+    let connect = |tls| GrpcWorkers::new(&spec, server.endpoint(tls), Some("s3cret"), Duration::from_secs(10)).map_err(|e| e.to_string());
+    let mut workers = server.connect(&spec, tls(&ca, None), Some("s3cret"), Duration::from_secs(10)).expect("the worker answers over TLS");
     workers.publish(1, model(&spec)).unwrap();
     assert_eq!(workers.collect(&request(1)).unwrap().len(), 1);
     drop(workers);
     // The certificate's DNS name works too; a CA the trainer doesn't trust, a name the
     // certificate doesn't carry and plain text are all refused.
-    assert!(connect(tls(&ca, Some("worker.paddock.test")), false).is_ok());
+    assert!(connect(tls(&ca, Some("worker.paddock.test"))).is_ok());
     for (tls, what) in [(tls(&other_ca, None), "another CA"), (tls(&ca, Some("evil.example")), "another name"), (None, "no TLS")] {
-        let e = connect(tls, false).err().unwrap_or_else(|| panic!("{what}: connected"));
+        let e = connect(tls).err().unwrap_or_else(|| panic!("{what}: connected"));
         assert!(e.contains("worker 0"), "{what}: {e}");
     }
-    server.kill().unwrap();
-    server.wait().unwrap();
     std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn a_remote_worker_stuck_in_a_request_says_it_is_busy_to_a_reconnecting_trainer() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut server = std::process::Command::new(binary())
-        .args(["serve", "--listen", &addr, "--insecure"])
-        .env("PADDOCK_WORKER_FAULT", "hang:0:1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = server.id() as i32;
-    // Killed even when an assertion fails first.
-    struct KillOnDrop(i32);
-    impl Drop for KillOnDrop {
-        fn drop(&mut self) {
-            // SAFETY: a signal to the worker process this test started.
-            unsafe { libc::kill(self.0, libc::SIGKILL) };
-        }
-    }
-    let _guard = KillOnDrop(pid);
+    let server = RemoteWorker::start(&["--insecure"], &[("PADDOCK_WORKER_FAULT", "hang:0:1")]);
     let spec = spec();
-    let mut workers = None;
-    for _ in 0..100 {
-        if let Ok(w) = GrpcWorkers::new(&spec, vec![Endpoint::Remote { addr: addr.clone(), tls: None }], None, Duration::from_secs(2)) {
-            workers = Some(w);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut workers = workers.expect("the remote worker answers");
+    let mut workers = server.connect(&spec, None, None, Duration::from_secs(2)).expect("the remote worker answers");
     workers.publish(1, model(&spec)).unwrap();
     let e = workers.collect(&request(1)).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(e.contains("busy with another request"), "{e}");
-    server.kill().unwrap();
-    server.wait().unwrap();
 }
