@@ -11,7 +11,7 @@ if ! command -v cargo >/dev/null; then
 fi
 
 ./scripts/setup-libtorch.sh
-cargo build --release --bin paddock
+cargo build --release -p paddock -p paddock-trainer   # paddock, and paddock-train (the trainer, linking libtorch) beside it
 paddock=target/release/paddock
 mkdir -p out runs
 "$paddock" tracks info circuit

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use paddock_sim::action::Action;
 use paddock_sim::driver::PurePursuit;
-use paddock_sim::env::ObservationKind;
+use paddock_sim::Sensor;
 use paddock_sim::{ActionSpace, EnvConfig, TrackScene, VecEnv};
 use paddock_tracks::Track;
 use rayon::prelude::*;
@@ -50,7 +50,7 @@ pub fn sim(args: &SimBenchArgs) -> Result<()> {
     let all = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut results = Vec::new();
     for name in &args.observations {
-        let kind: ObservationKind = serde_json::from_value(serde_json::Value::String(name.clone()))
+        let kind: Sensor = serde_json::from_value(serde_json::Value::String(name.clone()))
             .with_context(|| format!("unknown observation '{name}' (camera, stereo, lidar, state)"))?;
         let one = measure(&scene, kind, args.envs, 1, args.seconds)?;
         let many = if all > 1 { measure(&scene, kind, args.envs, all, args.seconds)? } else { one };
@@ -79,7 +79,7 @@ pub fn sim(args: &SimBenchArgs) -> Result<()> {
 }
 
 /// Env steps per second of a VecEnv on `threads` threads, actions from a pure-pursuit driver.
-fn measure(scene: &Arc<TrackScene>, kind: ObservationKind, envs: usize, threads: usize, seconds: f64) -> Result<f64> {
+fn measure(scene: &Arc<TrackScene>, kind: Sensor, envs: usize, threads: usize, seconds: f64) -> Result<f64> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
     pool.install(|| {
         let config = EnvConfig {
@@ -107,74 +107,4 @@ fn measure(scene: &Arc<TrackScene>, kind: ObservationKind, envs: usize, threads:
         }
         Ok(steps as f64 / start.elapsed().as_secs_f64())
     })
-}
-
-#[derive(Args)]
-pub struct TrainBenchArgs {
-    /// The training config to measure (its stop conditions are replaced).
-    #[arg(long)]
-    config: std::path::PathBuf,
-    /// Training iterations to run.
-    #[arg(long, default_value_t = 10)]
-    iterations: u64,
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Serialize)]
-struct TrainBench {
-    config: String,
-    iterations: u64,
-    env_steps: u64,
-    /// Env steps per second of rollout plus update, the end-to-end training rate.
-    steps_per_s: f64,
-    /// Env steps per second while the workers collect.
-    rollout_steps_per_s: f64,
-    /// Experience samples per second through the update.
-    update_samples_per_s: f64,
-    rollout_share: f64,
-}
-
-/// `paddock bench train`: end-to-end training throughput (rollout plus update) of a config.
-pub fn train(args: &TrainBenchArgs) -> Result<()> {
-    let mut config = paddock_trainer::RunConfig::from_toml_file(&args.config)?;
-    config.stop = paddock_trainer::config::StopConfig {
-        iterations: Some(args.iterations),
-        wall_time_minutes: None,
-        episodes: None,
-        completion_rate: None,
-        eval_laps: 1,
-    };
-    let out = std::env::temp_dir().join(format!("paddock-bench-train-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    let options = paddock_trainer::TrainOptions { out: out.clone(), resume: false, from: None, progress: false };
-    let summary = paddock_trainer::train(config, &options);
-    let metrics = std::fs::read_to_string(out.join("metrics.jsonl"));
-    std::fs::remove_dir_all(&out).ok();
-    let summary = summary?;
-    let (mut steps, mut rollout_s, mut update_s) = (0.0, 0.0, 0.0);
-    for line in metrics?.lines() {
-        let m: serde_json::Value = serde_json::from_str(line)?;
-        steps += m["iteration_steps"].as_f64().unwrap_or(0.0);
-        rollout_s += m["rollout_s"].as_f64().unwrap_or(0.0);
-        update_s += m["update_s"].as_f64().unwrap_or(0.0);
-    }
-    let r = TrainBench {
-        config: args.config.display().to_string(),
-        iterations: summary.iterations,
-        env_steps: summary.env_steps,
-        steps_per_s: steps / (rollout_s + update_s),
-        rollout_steps_per_s: steps / rollout_s,
-        update_samples_per_s: steps / update_s,
-        rollout_share: rollout_s / (rollout_s + update_s),
-    };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
-    } else {
-        println!(
-            "{}: {} iterations, {} env steps: {:.0} steps/s end to end (rollout {:.0} steps/s, update {:.0} samples/s; rollout {:.0}% of the time)",
-            r.config, r.iterations, r.env_steps, r.steps_per_s, r.rollout_steps_per_s, r.update_samples_per_s, r.rollout_share * 100.0
-        );
-    }
-    Ok(())
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use paddock_policy::{deepracer, model, onnx};
-use paddock_trainer::run::{resolve_model_path, write_atomic};
+use paddock_run::{resolve_model_path, write_atomic};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Format {

@@ -3,15 +3,18 @@
 
 mod bench;
 mod car_loop;
+mod eval;
 mod export;
-mod learn;
+mod handover;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use paddock_sim::env::{ObsMut, ObservationKind, Start};
+use paddock_sim::env::Start;
+use paddock_sim::{ObsMut, Sensor};
 use paddock_sim::{lap_limits, sensors, topdown, Env, EnvConfig, TrackScene};
 use paddock_tracks::{RacingLine, Track};
 use paddock_vehicle::CarSpec;
@@ -31,10 +34,14 @@ enum Command {
     /// The simulator.
     #[command(subcommand)]
     Sim(SimCommand),
-    /// Train a policy (PPO or SAC) as a config says.
-    Train(learn::TrainArgs),
+    /// Train a policy (PPO or SAC) as a config says; runs `paddock-train run` (see its --help).
+    #[command(disable_help_flag = true)]
+    Train {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
     /// Drive evaluation laps with a trained model, as DeepRacer's evaluation does.
-    Eval(learn::EvalArgs),
+    Eval(eval::EvalArgs),
     /// Write a trained model for use elsewhere: Paddock's format, DeepRacer's layout or ONNX.
     Export(export::ExportArgs),
     /// Benchmarks.
@@ -93,7 +100,7 @@ enum TracksCommand {
     Import {
         /// The .npy file (N x 6: centre, inner, outer).
         file: PathBuf,
-        /// Output file; default: the track's name with .json, in the current folder.
+        /// Output file; default: the track's name with .json, beside the input file.
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -153,8 +160,13 @@ enum SimCommand {
 enum BenchCommand {
     /// Env steps per second for camera, lidar and state observations, one thread and all.
     Sim(bench::SimBenchArgs),
-    /// End-to-end training throughput of a config: env steps/s, rollout plus update.
-    Train(bench::TrainBenchArgs),
+    /// End-to-end training throughput of a config: env steps/s, rollout plus update; runs
+    /// `paddock-train bench` (see its --help).
+    #[command(disable_help_flag = true)]
+    Train {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -175,11 +187,11 @@ fn main() -> Result<()> {
         Command::Sim(SimCommand::Drive { track, speed, png, json, reverse }) => {
             drive(load_directed(&track, reverse)?, speed, png.as_deref(), json)
         }
-        Command::Train(args) => learn::train_cmd(&args),
-        Command::Eval(args) => learn::eval_cmd(&args),
+        Command::Train { args } => handover::to_trainer("run", &args),
+        Command::Eval(args) => eval::eval_cmd(&args),
         Command::Export(args) => export::export(&args),
         Command::Bench(BenchCommand::Sim(args)) => bench::sim(&args),
-        Command::Bench(BenchCommand::Train(args)) => bench::train(&args),
+        Command::Bench(BenchCommand::Train { args }) => handover::to_trainer("bench", &args),
         Command::Worker(WorkerCommand::Serve { listen, token, insecure, tls_cert, tls_key }) => {
             let token = token.or_else(|| std::env::var("PADDOCK_WORKER_TOKEN").ok().filter(|t| !t.is_empty()));
             let tls = tls_cert.zip(tls_key).map(|(cert, key)| paddock_sandbox::grpc::ServerTls { cert, key });
@@ -248,8 +260,8 @@ fn tracks(cmd: TracksCommand) -> Result<()> {
         }
         TracksCommand::Import { file, out } => {
             let t = Track::from_npy_file(&file).with_context(|| format!("importing {}", file.display()))?;
-            let out = out.unwrap_or_else(|| PathBuf::from(format!("{}.json", t.name())));
-            write_atomic(&out, t.to_json_string().as_bytes())?;
+            let out = out.unwrap_or_else(|| file.with_file_name(format!("{}.json", t.name())));
+            paddock_run::write_atomic(&out, t.to_json_string().as_bytes())?;
             println!(
                 "imported {}: {} waypoints, {:.2} m {}, {:.2} m wide{} -> {}",
                 t.name(),
@@ -265,15 +277,6 @@ fn tracks(cmd: TracksCommand) -> Result<()> {
     }
 }
 
-/// Writes a file through a temporary name and a rename, so a crash leaves the old file or the
-/// new one, never half of one.
-fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp~");
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
-    Ok(())
-}
-
 /// Where to put the car: percent of the lap, metres left of centre, degrees off the track's heading.
 struct Place {
     progress: f64,
@@ -285,9 +288,9 @@ fn render(t: &Track, out: &PathBuf, place: Place, sensor: SensorArg, obstacles: 
     let Place { progress, lateral, heading } = place;
     let t = t.clone();
     let observation = match sensor {
-        SensorArg::Camera => ObservationKind::Camera,
-        SensorArg::Stereo => ObservationKind::Stereo,
-        SensorArg::Lidar => ObservationKind::Lidar,
+        SensorArg::Camera => Sensor::Camera,
+        SensorArg::Stereo => Sensor::Stereo,
+        SensorArg::Lidar => Sensor::Lidar,
     };
     let config = EnvConfig { observation, obstacles, bot_cars, ..EnvConfig::default() };
     let car = config.car.clone();
@@ -344,7 +347,7 @@ fn drive(t: Track, speed: f32, png: Option<&std::path::Path>, json: bool) -> Res
     }
     let line = RacingLine::compute(&t, &lap_limits(&car)).context("computing the racing line")?;
     let config = EnvConfig {
-        observation: ObservationKind::State,
+        observation: Sensor::State,
         action_space: paddock_sim::ActionSpace::full_continuous(&car),
         ..EnvConfig::default()
     };

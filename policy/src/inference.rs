@@ -13,20 +13,7 @@ use crate::network::{Layer, BATCH_NORM_EPS};
 use crate::PolicyError;
 
 /// A batch of raw observations, one after the other: u8 pixels or f32 values.
-#[derive(Debug, Clone, Copy)]
-pub enum Observations<'a> {
-    U8(&'a [u8]),
-    F32(&'a [f32]),
-}
-
-impl Observations<'_> {
-    fn len(&self) -> usize {
-        match self {
-            Observations::U8(v) => v.len(),
-            Observations::F32(v) => v.len(),
-        }
-    }
-}
+pub use paddock_vehicle::sensor::Observations;
 
 enum Op {
     Conv { weight: Array2<f32>, bias: Array1<f32>, kernel: usize, stride: usize },

@@ -33,25 +33,8 @@ pub struct ModelMetadata {
     pub training: TrainingInfo,
 }
 
-/// The sensor a model was trained on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Sensor {
-    /// Front camera, grayscale u8, `[1, height, width]`.
-    Camera,
-    /// Stereo pair, u8, `[2, height, width]` (left, then right).
-    Stereo,
-    /// Lidar ranges in metres, f32.
-    Lidar,
-    /// The simulator's privileged state vector, f32.
-    State,
-}
-
-impl Sensor {
-    pub fn is_image(&self) -> bool {
-        matches!(self, Sensor::Camera | Sensor::Stereo)
-    }
-}
+/// The sensor a model was trained on: the car's, one type for the simulator and the car.
+pub use paddock_vehicle::sensor::Sensor;
 
 /// What the model sees and how raw sensor values become network inputs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,6 +62,15 @@ impl Preprocessing {
     pub const LIDAR: Preprocessing = Preprocessing { scale: 0.25, clip_max: Some(4.0) };
     /// Already normalised.
     pub const IDENTITY: Preprocessing = Preprocessing { scale: 1.0, clip_max: None };
+
+    /// What a model trained on `sensor` applies by default.
+    pub fn for_sensor(sensor: Sensor) -> Preprocessing {
+        match sensor {
+            Sensor::Camera | Sensor::Stereo => Preprocessing::IMAGE,
+            Sensor::Lidar => Preprocessing::LIDAR,
+            Sensor::State => Preprocessing::IDENTITY,
+        }
+    }
 
     #[inline]
     pub fn apply(&self, raw: f32) -> f32 {
@@ -211,13 +203,15 @@ fn serialize(tensors: &Tensors, info: Option<HashMap<String, String>>) -> Result
     safetensors::serialize(views, info).map_err(|e| PolicyError::Weights(e.to_string()))
 }
 
-/// Writes a model atomically: a temporary file beside `path`, then a rename.
+/// Writes a model whole or not at all (`atomic-write-file`: a temporary file beside `path`,
+/// synced, renamed over it, the folder synced).
 pub fn save(path: &Path, meta: &ModelMetadata, tensors: &Tensors) -> Result<(), PolicyError> {
+    use std::io::Write;
     let bytes = to_bytes(meta, tensors)?;
     let io = |source| PolicyError::Io { path: path.display().to_string(), source };
-    let tmp = path.with_extension("safetensors.tmp");
-    std::fs::write(&tmp, &bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    let mut file = atomic_write_file::AtomicWriteFile::open(path).map_err(io)?;
+    file.write_all(&bytes).map_err(io)?;
+    file.commit().map_err(io)
 }
 
 /// Reads and checks a model's bytes; `origin` names it in errors.

@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use paddock_sandbox::python::PythonRewardFile;
-use paddock_sim::{builtin_reward, Action, Env, EnvConfig, ObservationKind, Start, TrackScene};
+use paddock_sim::{builtin_reward, Action, Env, EnvConfig, Sensor, Start, TrackScene};
 use paddock_tracks::Track;
 
 fn bench(c: &mut Criterion) {
-    let config = Arc::new(EnvConfig { observation: ObservationKind::State, ..Default::default() });
+    let config = Arc::new(EnvConfig { observation: Sensor::State, ..Default::default() });
     let scene = Arc::new(TrackScene::new(Track::resolve("circuit").unwrap()));
     let mut env = Env::new(config, scene, builtin_reward("progress").unwrap(), 1).unwrap();
     env.reset(1, Start::At { progress: 10.0, lateral_m: 0.05, heading_offset_rad: 0.0 });

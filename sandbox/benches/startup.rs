@@ -10,14 +10,14 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use paddock_sandbox::grpc::connect_unix;
 use paddock_sandbox::microvm::{Guest, MicroVmOptions};
-use paddock_sandbox::wire::{pb, PROTOCOL_VERSION};
+use paddock_sandbox::proto::{pb, PROTOCOL_VERSION};
 use paddock_sandbox::{Endpoint, GrpcWorkers, LocalWorkers, WorkerSpec};
-use paddock_sim::{EnvConfig, ObservationKind};
+use paddock_sim::{EnvConfig, Sensor};
 use paddock_tracks::Track;
 
 fn bench(c: &mut Criterion) {
     let spec = WorkerSpec {
-        env: EnvConfig { observation: ObservationKind::Lidar, ..Default::default() },
+        env: EnvConfig { observation: Sensor::Lidar, ..Default::default() },
         track_json: Track::resolve("oval").unwrap().to_json_string(),
         reward_function: "progress".into(),
         reward_python: None,

@@ -13,7 +13,7 @@
 //! or not at all, so none is counted twice or lost. When a worker can't be brought back, a
 //! healthy one does its share and the dead one is retried at the next collect.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -26,9 +26,13 @@ use tonic::transport::{Channel, Endpoint as TonicEndpoint};
 use tonic::{Request, Status};
 
 use crate::cgroup::{Cgroup, CgroupLimits};
-use crate::rollout::{Rollout, RolloutRequest, WorkerSpec};
+use crate::rollout::{Expect, Rollout, RolloutRequest, WorkerSpec};
 use crate::wire::{self, pb, MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
 use crate::{WorkerError, Workers};
+
+// The worker side, where the CLI has always found it.
+pub use crate::server::ServerTls;
+pub use crate::worker_main::run_remote_worker;
 
 /// Where a worker lives.
 #[derive(Debug, Clone)]
@@ -51,16 +55,9 @@ pub struct ClientTls {
     pub domain: Option<String>,
 }
 
-/// A remote worker's certificate and key (PEM files).
-#[derive(Debug, Clone)]
-pub struct ServerTls {
-    pub cert: PathBuf,
-    pub key: PathBuf,
-}
-
 /// Adds the shared token to every request.
 #[derive(Clone)]
-pub struct Token(Option<MetadataValue<Ascii>>);
+struct Token(Option<MetadataValue<Ascii>>);
 
 impl tonic::service::Interceptor for Token {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
@@ -71,29 +68,22 @@ impl tonic::service::Interceptor for Token {
     }
 }
 
-/// Marks a worker's answer that says the request itself is bad (a reward function that failed).
-const FATAL: &str = "\u{0}fatal:";
-
 type Client = pb::worker_client::WorkerClient<InterceptedService<Channel, Token>>;
 
-/// What every rollout must look like, from the trainer's own spec (never from the worker).
-#[derive(Debug, Clone, Copy)]
-pub struct Expect {
-    pub envs: usize,
-    pub obs_len: usize,
-    pub image: bool,
-    /// The number of discrete actions, or `None` for a continuous space.
-    pub discrete_actions: Option<usize>,
+/// Why a request to a worker failed.
+enum Failure {
+    /// The request itself is bad ([`WorkerError::is_fatal`]): never retried.
+    Fatal(WorkerError),
+    /// The worker failed it (died, hung, garbled its reply): restart it and ask again.
+    Retry(String),
 }
 
-impl Expect {
-    pub fn of(spec: &WorkerSpec) -> Expect {
-        let env = &spec.env;
-        Expect {
-            envs: spec.envs,
-            obs_len: env.observation.shape(&env.car).iter().product(),
-            image: env.observation.is_image(),
-            discrete_actions: env.action_space.is_discrete().then(|| env.action_space.len()),
+impl Failure {
+    /// Worker `worker`'s error answer to `request`.
+    fn answer(status: &Status, worker: usize, request: &str) -> Failure {
+        match wire::error_from_status(status, worker) {
+            Some(e) if e.is_fatal() => Failure::Fatal(e),
+            _ => Failure::Retry(format!("{request}: {:?}: {}", status.code(), status.message())),
         }
     }
 }
@@ -301,7 +291,7 @@ impl GrpcWorkers {
     }
 
     /// Sends `request` to the given workers at once; each answer checked.
-    fn collect_from(&self, which: &[usize], request: &RolloutRequest) -> Vec<Result<Rollout, String>> {
+    fn collect_from(&self, which: &[usize], request: &RolloutRequest) -> Vec<Result<Rollout, Failure>> {
         let deadline = self.deadline;
         self.rt.block_on(async {
             let mut tasks = Vec::new();
@@ -309,18 +299,19 @@ impl GrpcWorkers {
                 let conn = &self.conns[i];
                 let (client, expect, asked) = (conn.client.clone(), self.expect, request.clone());
                 tasks.push(tokio::spawn(async move {
-                    let mut client = client.ok_or("not connected")?;
+                    let mut client = client.ok_or_else(|| Failure::Retry("not connected".into()))?;
                     let reply = tokio::time::timeout(deadline, client.collect(wire::request_to_pb(&asked)))
                         .await
-                        .map_err(|_| format!("no rollout within the {} s deadline", deadline.as_secs_f32()))?
-                        .map_err(|s| if s.code() == tonic::Code::InvalidArgument { format!("{FATAL}{}", s.message()) } else { format!("{:?}: {}", s.code(), s.message()) })?
+                        .map_err(|_| Failure::Retry(format!("no rollout within the {} s deadline", deadline.as_secs_f32())))?
+                        .map_err(|s| Failure::answer(&s, i, "collect"))?
                         .into_inner();
-                    wire::rollout_from_pb(reply, &asked, &expect).map_err(|e| format!("a malformed rollout: {e}"))
+                    let rollout = wire::rollout_from_pb(reply).and_then(|r| expect.check(&r, &asked).map(|()| r));
+                    rollout.map_err(|e| Failure::Retry(format!("a malformed rollout: {e}")))
                 }));
             }
             let mut out = Vec::new();
             for t in tasks {
-                out.push(t.await.unwrap_or_else(|e| Err(format!("collect task: {e}"))));
+                out.push(t.await.unwrap_or_else(|e| Err(Failure::Retry(format!("collect task: {e}")))));
             }
             out
         })
@@ -331,33 +322,32 @@ impl Workers for GrpcWorkers {
     fn publish(&mut self, version: u64, model: Arc<Vec<u8>>) -> Result<(), WorkerError> {
         self.current = Some((version, model.clone()));
         let deadline = self.deadline;
-        let results: Vec<Result<(), (bool, String)>> = self.rt.block_on(async {
+        let results: Vec<Result<(), Failure>> = self.rt.block_on(async {
             let mut tasks = Vec::new();
-            for conn in &self.conns {
+            for (i, conn) in self.conns.iter().enumerate() {
                 let (client, model) = (conn.client.clone(), model.clone());
                 tasks.push(tokio::spawn(async move {
-                    let mut client = client.ok_or((false, "not connected".to_string()))?;
+                    let mut client = client.ok_or_else(|| Failure::Retry("not connected".into()))?;
                     match tokio::time::timeout(deadline, client.publish(pb::PublishRequest { version, model: model.to_vec() })).await {
-                        Err(_) => Err((false, "no answer to publish".to_string())),
+                        Err(_) => Err(Failure::Retry("no answer to publish".into())),
                         // A model the worker refuses is the trainer's problem, not the worker's.
-                        Ok(Err(s)) if s.code() == tonic::Code::InvalidArgument => Err((true, s.message().to_string())),
-                        Ok(Err(s)) => Err((false, format!("publish: {}", s.message()))),
+                        Ok(Err(s)) => Err(Failure::answer(&s, i, "publish")),
                         Ok(Ok(_)) => Ok(()),
                     }
                 }));
             }
             let mut out = Vec::new();
             for t in tasks {
-                out.push(t.await.unwrap_or_else(|e| Err((false, e.to_string()))));
+                out.push(t.await.unwrap_or_else(|e| Err(Failure::Retry(e.to_string()))));
             }
             out
         });
         for (i, r) in results.into_iter().enumerate() {
             match r {
                 Ok(()) => {}
-                Err((true, message)) => return Err(WorkerError::Model { worker: i, version, message }),
+                Err(Failure::Fatal(e)) => return Err(e),
                 // A dead worker is restarted with this version at the next collect.
-                Err((false, message)) => {
+                Err(Failure::Retry(message)) => {
                     self.incidents.push(format!("worker {i}: {message}; restarting it"));
                     self.stop(i);
                 }
@@ -393,10 +383,8 @@ impl Workers for GrpcWorkers {
                 match result {
                     Ok(r) => done[i] = Some(r),
                     // The user's reward function failed: retrying elsewhere would fail the same way.
-                    Err(message) if message.starts_with(FATAL) => {
-                        return Err(WorkerError::Run { worker: i, message: message[FATAL.len()..].to_string() });
-                    }
-                    Err(message) => {
+                    Err(Failure::Fatal(e)) => return Err(e),
+                    Err(Failure::Retry(message)) => {
                         let exited = self.exit_status(i).map(|s| format!(" (its process {s})")).unwrap_or_default();
                         self.incidents.push(format!("worker {i}: {message}{exited}; its rollout is asked again"));
                         self.stop(i);
@@ -418,10 +406,8 @@ impl Workers for GrpcWorkers {
                         done[i] = Some(r);
                         break;
                     }
-                    Err(message) if message.starts_with(FATAL) => {
-                        return Err(WorkerError::Run { worker: helper, message: message[FATAL.len()..].to_string() });
-                    }
-                    Err(message) => {
+                    Err(Failure::Fatal(e)) => return Err(e),
+                    Err(Failure::Retry(message)) => {
                         self.incidents.push(format!("worker {helper}: {message} (doing worker {i}'s rollout)"));
                         self.stop(helper);
                     }
@@ -467,81 +453,4 @@ pub fn connect_unix(rt: &tokio::runtime::Runtime, stream: std::os::unix::net::Un
         }
     })))
     .map_err(|e| format!("connecting: {e}"))
-}
-
-/// Serves one already-connected socket (a process worker's fd 3) until the process is killed.
-pub async fn serve_fd(fd: OwnedFd, service: crate::server::WorkerService) -> Result<(), String> {
-    let std_stream = std::os::unix::net::UnixStream::from(fd);
-    std_stream.set_nonblocking(true).map_err(|e| e.to_string())?;
-    let stream = tokio::net::UnixStream::from_std(std_stream).map_err(|e| e.to_string())?;
-    serve_io(stream, service).await
-}
-
-/// Serves one byte stream (a socket, a virtio-serial port) until the process ends.
-pub async fn serve_io<IO>(io: IO, service: crate::server::WorkerService) -> Result<(), String>
-where
-    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + tonic::transport::server::Connected + Unpin + Send + 'static,
-{
-    tonic::transport::Server::builder()
-        .add_service(service.into_server())
-        // An incoming stream that ends would shut the server down at once; this one never
-        // ends: the trainer kills the process (or VM) when it is done with it.
-        .serve_with_incoming(tokio_stream::StreamExt::chain(tokio_stream::once(Ok::<_, std::io::Error>(io)), tokio_stream::pending()))
-        .await
-        .map_err(|e| e.to_string())
-}
-
-/// Serves TCP connections at `addr` (over TLS with `tls`), each request checked against `token`
-/// when one is set.
-pub async fn serve_tcp(addr: std::net::SocketAddr, token: Option<String>, tls: Option<&ServerTls>, service: crate::server::WorkerService) -> Result<(), String> {
-    let expected: Option<MetadataValue<Ascii>> = match token {
-        Some(t) => Some(format!("Bearer {t}").parse().map_err(|_| "the token must be printable ASCII".to_string())?),
-        None => None,
-    };
-    let check = move |request: Request<()>| -> Result<Request<()>, Status> {
-        match &expected {
-            Some(want) if request.metadata().get("authorization") != Some(want) => Err(Status::unauthenticated("bad or missing worker token")),
-            _ => Ok(request),
-        }
-    };
-    let mut server = tonic::transport::Server::builder();
-    if let Some(tls) = tls {
-        let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("TLS {}: {e}", p.display()));
-        let identity = tonic::transport::Identity::from_pem(read(&tls.cert)?, read(&tls.key)?);
-        server = server.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity)).map_err(|e| format!("TLS: {e}"))?;
-    }
-    let incoming = tonic::transport::server::TcpIncoming::bind(addr).map_err(|e| format!("listening on {addr}: {e}"))?.with_nodelay(Some(true));
-    server
-        .add_service(InterceptedService::new(service.into_server(), check))
-        .serve_with_incoming(incoming)
-        .await
-        .map_err(|e| e.to_string())
-}
-
-/// A remote worker: serves trainers at `addr` until killed (`paddock worker serve`,
-/// `paddock-worker serve --listen`).
-///
-/// A remote worker runs the trainer's reward code unsandboxed: the token is a code-execution
-/// credential, so one is required unless `insecure` says otherwise.
-pub fn run_remote_worker(addr: std::net::SocketAddr, token: Option<String>, insecure: bool, tls: Option<ServerTls>) -> Result<(), String> {
-    if token.is_none() && !insecure {
-        return Err("no token: set PADDOCK_WORKER_TOKEN (anyone with the token can run code here), or pass --insecure on a closed network".into());
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().map_err(|e| e.to_string())?;
-    if token.is_none() {
-        eprintln!("paddock-worker: no token: anyone who can reach {addr} can run code on this worker");
-    }
-    eprintln!("paddock-worker: listening on {addr}{}", if tls.is_some() { " (TLS)" } else { " (no TLS: use it on a trusted network or through a tunnel)" });
-    // Fault injection for tests, as for process workers.
-    let fault = std::env::var("PADDOCK_WORKER_FAULT").ok().and_then(|f| crate::server::FaultPlan::parse(&f));
-    let service = crate::server::WorkerService::new("none (a remote worker; isolate it with a container or microVM)".into(), fault);
-    rt.block_on(serve_tcp(addr, token, tls.as_ref(), service))
-}
-
-/// Wraps a raw fd handed over by the trainer.
-///
-/// # Safety
-/// `fd` must be an open socket this process owns and nothing else uses.
-pub unsafe fn owned_fd(fd: i32) -> OwnedFd {
-    OwnedFd::from_raw_fd(fd)
 }

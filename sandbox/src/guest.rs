@@ -63,7 +63,7 @@ fn setup_and_serve() -> Result<(), String> {
     let _enter = rt.enter();
     // SAFETY: the `File` owns its descriptor for as long as the `AsyncFd` holds it.
     let fd = unsafe { AsyncFd::register(file) }.map_err(|e| format!("polling {}: {e}", port.display()))?;
-    rt.block_on(crate::grpc::serve_io(PortIo { fd, first, offset: 0 }, WorkerService::new(isolation, None)))
+    rt.block_on(crate::server::serve_io(PortIo { fd, first, offset: 0 }, WorkerService::new(isolation, None)))
 }
 
 /// Waits for the host to connect and send something; returns what it sent.

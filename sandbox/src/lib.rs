@@ -6,23 +6,35 @@
 //! so a worker can live in a thread ([`LocalWorkers`]), a sandboxed process, a microVM or
 //! another host without the trainer noticing.
 
-pub mod cgroup;
+mod cgroup;
+pub mod config;
 pub mod grpc;
-pub mod guest;
-pub mod isolate;
+mod guest;
+mod isolate;
 pub mod local;
 pub mod microvm;
 pub mod python;
 pub mod rollout;
-pub mod seccomp;
-pub mod server;
-pub mod wire;
+mod seccomp;
+mod server;
+mod wire;
+pub mod worker_main;
 
 use std::sync::Arc;
 
-pub use grpc::{Endpoint, GrpcWorkers};
+pub use cgroup::CgroupLimits;
+pub use config::{start_workers, worker_binary, Accel, LimitsConfig, MicroVmConfig, WorkerBackend, WorkerConfig};
+pub use grpc::{ClientTls, Endpoint, GrpcWorkers};
 pub use local::LocalWorkers;
-pub use rollout::{EpisodeRecord, Mode, ObsData, PythonSource, Rollout, RolloutRequest, RolloutWorker, TraceRow, WorkerSpec};
+pub use rollout::{EpisodeRecord, Mode, PythonSource, Rollout, RolloutRequest, RolloutWorker, TraceRow, WorkerSpec};
+pub use server::ServerTls;
+pub use worker_main::run_remote_worker;
+
+/// The protocol's generated messages, for benches and tools that talk to a worker directly.
+#[doc(hidden)]
+pub mod proto {
+    pub use crate::wire::{pb, PROTOCOL_VERSION};
+}
 
 /// A set of workers that run episodes with policy version V and return rollouts.
 pub trait Workers: Send {
@@ -63,4 +75,15 @@ pub enum WorkerError {
     Reward { worker: usize, message: String },
     #[error("worker {worker} stopped unexpectedly")]
     Died { worker: usize },
+    /// The workers could not be started as configured (a bad value, no worker binary, no guest).
+    #[error("workers: {0}")]
+    Start(String),
+}
+
+impl WorkerError {
+    /// The request itself is bad (the user's reward function failed, a model the workers
+    /// refuse): asking again, here or on another worker, would fail the same way.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, WorkerError::Reward { .. } | WorkerError::Model { .. })
+    }
 }

@@ -3,7 +3,7 @@
 //!
 //! The guest is a kernel (`scripts/setup-microvm.sh` takes Debian's cloud kernel) and an
 //! initramfs built here from the running `paddock-worker` binary (as `/init`, see
-//! [`crate::guest`]), the shared libraries it links and, when it links libpython, the Python
+//! `guest.rs`), the shared libraries it links and, when it links libpython, the Python
 //! standard library. The first VM boots from scratch and is snapshotted once it serves its port;
 //! every later VM is restored from that snapshot, which is much faster than a boot. KVM is used
 //! when a probe boot under it works, QEMU's TCG (software emulation) otherwise.
@@ -30,8 +30,9 @@ use serde_json::{json, Value};
 
 use crate::guest::{MODULES_DIR, PORT_NAME, READY};
 
-/// Which accelerator runs the guests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which accelerator runs the guests (`auto`, `kvm` or `tcg` in configs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Accel {
     /// KVM if a probe boot under it works, TCG otherwise.
     Auto,
@@ -649,7 +650,10 @@ fn build_initramfs(worker: &Path, modules: &Path, cache: &Path) -> Result<PathBu
                 Entry::CharDev { major, minor } => b.mode(0o020600).rdev_major(*major).rdev_minor(*minor).write(w, 0).finish()?,
                 Entry::File { from, mode } => {
                     let data = std::fs::read(from)?;
-                    let mut fw = b.mode(0o100000 | mode).write(w, data.len() as u32);
+                    // Python trusts a .pyc only while its source keeps the mtime it recorded:
+                    // without it every import in the guest compiles from source (seconds under TCG).
+                    let mtime = std::os::unix::fs::MetadataExt::mtime(&std::fs::metadata(from)?).clamp(0, u32::MAX as i64) as u32;
+                    let mut fw = b.mode(0o100000 | mode).mtime(mtime).write(w, data.len() as u32);
                     fw.write_all(&data)?;
                     fw.finish()?
                 }

@@ -8,7 +8,7 @@
 //! instead of falling silent. And
 //! its answer must be a finite number: `None`, a string, a bool, NaN or an exception stop the
 //! rollout with a message that names the file and the step. What the code can reach is the
-//! worker sandbox's business ([`crate::isolate`]); nothing here tries to contain Python itself.
+//! worker sandbox's business (`isolate.rs`); nothing here tries to contain Python itself.
 
 use std::ffi::CString;
 use std::sync::{Arc, Mutex};

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use paddock_policy::{ActionSample, Observations, Policy};
+use paddock_policy::{ActionSample, Policy};
 use paddock_sim::env::EpisodeSummary;
 use paddock_sim::{builtin_reward, EnvConfig, ObsBuffer, StepTrace, TrackScene, VecEnv};
 use paddock_tracks::Track;
@@ -12,6 +12,10 @@ use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 
 use crate::WorkerError;
+
+mod check;
+
+pub(crate) use check::Expect;
 
 /// Everything a worker needs to build its environments, sent once when it starts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -63,43 +67,6 @@ pub struct RolloutRequest {
     pub trace: bool,
 }
 
-/// Observations, `[steps][envs][obs_len]` flattened.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum ObsData {
-    U8(Vec<u8>),
-    F32(Vec<f32>),
-}
-
-impl ObsData {
-    pub fn len(&self) -> usize {
-        match self {
-            ObsData::U8(v) => v.len(),
-            ObsData::F32(v) => v.len(),
-        }
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    pub fn as_observations(&self) -> Observations<'_> {
-        match self {
-            ObsData::U8(v) => Observations::U8(v),
-            ObsData::F32(v) => Observations::F32(v),
-        }
-    }
-    fn extend_from(&mut self, buffer: &ObsBuffer) {
-        match (self, buffer) {
-            (ObsData::U8(v), ObsBuffer::U8(b)) => v.extend_from_slice(b),
-            (ObsData::F32(v), ObsBuffer::F32(b)) => v.extend_from_slice(b),
-            _ => unreachable!("a worker's buffers keep one type"),
-        }
-    }
-    fn empty_like(buffer: &ObsBuffer, capacity: usize) -> ObsData {
-        match buffer {
-            ObsBuffer::U8(_) => ObsData::U8(Vec::with_capacity(capacity)),
-            ObsBuffer::F32(_) => ObsData::F32(Vec::with_capacity(capacity)),
-        }
-    }
-}
 
 /// An episode that ended during a rollout.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -133,9 +100,9 @@ pub struct Rollout {
     pub policy_version: u64,
     pub envs: usize,
     pub steps: usize,
-    pub obs: ObsData,
+    pub obs: ObsBuffer,
     /// The observation after the last step, for bootstrapping values.
-    pub last_obs: ObsData,
+    pub last_obs: ObsBuffer,
     /// Raw actions in the policy's units (see `paddock_policy::ActionSample`).
     pub actions: Vec<[f32; 2]>,
     pub log_probs: Vec<f32>,
@@ -231,8 +198,8 @@ impl RolloutWorker {
             policy_version: version,
             envs: n,
             steps: 0,
-            obs: ObsData::empty_like(self.envs.observations(), 64 * n * obs_len),
-            last_obs: ObsData::empty_like(self.envs.observations(), n * obs_len),
+            obs: self.envs.observations().empty_like(64 * n * obs_len),
+            last_obs: self.envs.observations().empty_like(n * obs_len),
             actions: Vec::new(),
             log_probs: Vec::new(),
             rewards: Vec::new(),
@@ -245,10 +212,7 @@ impl RolloutWorker {
         let mut actions = Vec::with_capacity(n);
         while out.episodes.len() < request.min_episodes.max(1) && out.steps < max_steps {
             let observations = self.envs.observations();
-            let batch = match observations {
-                ObsBuffer::U8(b) => Observations::U8(b),
-                ObsBuffer::F32(b) => Observations::F32(b),
-            };
+            let batch = observations.view();
             match request.mode {
                 Mode::Sample => policy.act_sampled(batch, &mut self.rng, &mut samples),
                 Mode::Greedy => policy.act_greedy_batch(batch).map(|raw| {
@@ -257,7 +221,7 @@ impl RolloutWorker {
                 }),
             }
             .map_err(|e| WorkerError::Run { worker: id, message: e.to_string() })?;
-            out.obs.extend_from(observations);
+            out.obs.extend_from(batch);
             actions.clear();
             actions.extend(samples.iter().map(|s| head.to_action(&space, s.raw)));
             self.envs.step(&actions).map_err(|e| match e {
@@ -300,7 +264,7 @@ impl RolloutWorker {
             }
             out.steps += 1;
         }
-        out.last_obs.extend_from(self.envs.observations());
+        out.last_obs.extend_from(self.envs.observations().view());
         Ok(out)
     }
 }

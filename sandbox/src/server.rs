@@ -1,12 +1,24 @@
-//! The worker side of the protocol: one `RolloutWorker` behind the gRPC service.
+//! The worker side of the protocol: one `RolloutWorker` behind the gRPC service, and the
+//! transports it is served on (an inherited socket, a VM's port, TCP).
 
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
 
-use crate::rollout::{RolloutWorker, WorkerSpec};
-use crate::wire::{self, pb, MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
+use crate::rollout::{RolloutRequest, RolloutWorker, WorkerSpec};
+use crate::wire::{self, error_to_status, pb, MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
 use crate::WorkerError;
+
+/// A remote worker's certificate and key (PEM files).
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
 
 /// Faults a test can ask a worker binary to commit (`PADDOCK_WORKER_FAULT`), to check that the
 /// trainer survives them: `crash`, `hang` or `garbage` on the Nth collect of a worker id.
@@ -64,14 +76,9 @@ impl WorkerService {
     }
 }
 
-fn status(e: WorkerError) -> Status {
-    match e {
-        // The client names the worker itself.
-        WorkerError::Reward { message, .. } => Status::invalid_argument(format!("reward function {message}")),
-        WorkerError::Setup { .. } | WorkerError::Model { .. } => Status::invalid_argument(e.to_string()),
-        WorkerError::NoPolicy { .. } | WorkerError::StaleVersion { .. } => Status::failed_precondition(e.to_string()),
-        _ => Status::internal(e.to_string()),
-    }
+/// A reward call stuck in C: the worker's id is left out, as on every error (the client names it).
+fn stuck(message: String) -> Status {
+    error_to_status(WorkerError::Reward { worker: 0, message })
 }
 
 /// Runs `f` on the worker off the async threads (a rollout is seconds of CPU).
@@ -110,13 +117,14 @@ impl pb::worker_server::Worker for WorkerService {
 
     async fn setup(&self, request: Request<pb::SetupRequest>) -> Result<Response<pb::SetupReply>, Status> {
         let r = request.into_inner();
-        let spec: WorkerSpec = serde_json::from_str(&r.spec_json).map_err(|e| Status::invalid_argument(format!("worker spec: {e}")))?;
-        if spec.envs == 0 || spec.envs > 4096 {
-            return Err(Status::invalid_argument(format!("worker spec: {} envs", spec.envs)));
-        }
         let id = r.worker_id;
+        let refuse = |message: String| error_to_status(WorkerError::Setup { worker: id as usize, message });
+        let spec: WorkerSpec = serde_json::from_str(&r.spec_json).map_err(|e| refuse(format!("worker spec: {e}")))?;
+        if spec.envs == 0 || spec.envs > 4096 {
+            return Err(refuse(format!("worker spec: {} envs", spec.envs)));
+        }
         with_worker(&self.state, move |s| {
-            let worker = RolloutWorker::new(id as usize, &spec).map_err(status)?;
+            let worker = RolloutWorker::new(id as usize, &spec).map_err(error_to_status)?;
             let obs_len = worker.obs_len() as u32;
             *s = State { worker: Some(worker), id, collects: 0 };
             Ok(Response::new(pb::SetupReply { obs_len }))
@@ -128,7 +136,7 @@ impl pb::worker_server::Worker for WorkerService {
         let r = request.into_inner();
         with_worker(&self.state, move |s| {
             let w = s.worker.as_mut().ok_or_else(|| Status::failed_precondition("publish before setup"))?;
-            w.set_policy(r.version, &r.model).map_err(status)?;
+            w.set_policy(r.version, &r.model).map_err(error_to_status)?;
             Ok(Response::new(pb::PublishReply {}))
         })
         .await
@@ -138,7 +146,7 @@ impl pb::worker_server::Worker for WorkerService {
         let asked = wire::request_from_pb(&request.into_inner());
         let fault = self.fault;
         if let Some(message) = crate::python::stuck_call() {
-            return Err(Status::invalid_argument(format!("reward function {message}")));
+            return Err(stuck(message));
         }
         let rollout = self.run_collect(asked, fault);
         tokio::pin!(rollout);
@@ -148,7 +156,7 @@ impl pb::worker_server::Worker for WorkerService {
                 reply = &mut rollout => return reply,
                 _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {
                     if let Some(message) = crate::python::stuck_call() {
-                        return Err(Status::invalid_argument(format!("reward function {message}")));
+                        return Err(stuck(message));
                     }
                 }
             }
@@ -157,7 +165,7 @@ impl pb::worker_server::Worker for WorkerService {
 }
 
 impl WorkerService {
-    async fn run_collect(&self, asked: crate::rollout::RolloutRequest, fault: Option<FaultPlan>) -> Result<Response<pb::CollectReply>, Status> {
+    async fn run_collect(&self, asked: RolloutRequest, fault: Option<FaultPlan>) -> Result<Response<pb::CollectReply>, Status> {
         with_worker(&self.state, move |s| {
             s.collects += 1;
             let planned = fault.filter(|f| f.worker == s.id && f.on_collect == s.collects).map(|f| f.fault);
@@ -169,7 +177,7 @@ impl WorkerService {
                 _ => {}
             }
             let w = s.worker.as_mut().ok_or_else(|| Status::failed_precondition("collect before setup"))?;
-            let mut reply = wire::rollout_to_pb(w.run(&asked).map_err(status)?);
+            let mut reply = wire::rollout_to_pb(w.run(&asked).map_err(error_to_status)?);
             if planned == Some(Fault::Garbage) {
                 reply.rewards.truncate(reply.rewards.len() / 2);
             }
@@ -177,4 +185,53 @@ impl WorkerService {
         })
         .await
     }
+}
+
+/// Serves one already-connected socket (a process worker's fd 3) until the process is killed.
+pub async fn serve_fd(fd: OwnedFd, service: WorkerService) -> Result<(), String> {
+    let std_stream = std::os::unix::net::UnixStream::from(fd);
+    std_stream.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let stream = tokio::net::UnixStream::from_std(std_stream).map_err(|e| e.to_string())?;
+    serve_io(stream, service).await
+}
+
+/// Serves one byte stream (a socket, a virtio-serial port) until the process ends.
+pub async fn serve_io<IO>(io: IO, service: WorkerService) -> Result<(), String>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + tonic::transport::server::Connected + Unpin + Send + 'static,
+{
+    tonic::transport::Server::builder()
+        .add_service(service.into_server())
+        // An incoming stream that ends would shut the server down at once; this one never
+        // ends: the trainer kills the process (or VM) when it is done with it.
+        .serve_with_incoming(tokio_stream::StreamExt::chain(tokio_stream::once(Ok::<_, std::io::Error>(io)), tokio_stream::pending()))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Serves TCP connections at `addr` (over TLS with `tls`), each request checked against `token`
+/// when one is set.
+pub async fn serve_tcp(addr: std::net::SocketAddr, token: Option<String>, tls: Option<&ServerTls>, service: WorkerService) -> Result<(), String> {
+    let expected: Option<MetadataValue<Ascii>> = match token {
+        Some(t) => Some(format!("Bearer {t}").parse().map_err(|_| "the token must be printable ASCII".to_string())?),
+        None => None,
+    };
+    let check = move |request: Request<()>| -> Result<Request<()>, Status> {
+        match &expected {
+            Some(want) if request.metadata().get("authorization") != Some(want) => Err(Status::unauthenticated("bad or missing worker token")),
+            _ => Ok(request),
+        }
+    };
+    let mut server = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("TLS {}: {e}", p.display()));
+        let identity = tonic::transport::Identity::from_pem(read(&tls.cert)?, read(&tls.key)?);
+        server = server.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity)).map_err(|e| format!("TLS: {e}"))?;
+    }
+    let incoming = tonic::transport::server::TcpIncoming::bind(addr).map_err(|e| format!("listening on {addr}: {e}"))?.with_nodelay(Some(true));
+    server
+        .add_service(InterceptedService::new(service.into_server(), check))
+        .serve_with_incoming(incoming)
+        .await
+        .map_err(|e| e.to_string())
 }

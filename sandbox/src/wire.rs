@@ -1,20 +1,23 @@
 //! The protocol's messages (generated from `proto/worker.proto`) and the conversions between
-//! them and the crate's own types. A reply from a worker is untrusted: every length and enum is
-//! checked before it becomes a [`Rollout`].
+//! them and the crate's own types, errors included. A reply from a worker is untrusted: a
+//! converted rollout still has to pass [`crate::rollout::Expect::check`].
 
 use paddock_sim::env::EpisodeSummary;
-use paddock_sim::{EpisodeStatus, StepTrace};
+use paddock_sim::{EpisodeStatus, ObsBuffer, StepTrace};
+use serde::{Deserialize, Serialize};
+use tonic::{Code, Status};
 
-use crate::grpc::Expect;
-use crate::rollout::{EpisodeRecord, Mode, ObsData, Rollout, RolloutRequest, TraceRow};
+use crate::rollout::{EpisodeRecord, Mode, Rollout, RolloutRequest, TraceRow};
+use crate::WorkerError;
 
 #[allow(clippy::all, missing_docs)]
 pub mod pb {
     tonic::include_proto!("paddock.worker.v1");
 }
 
-/// Bumped when a message's meaning changes; client and worker must agree.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Bumped when a message's meaning changes; client and worker must agree. 2: errors carry
+/// their kind as a status detail (see [`error_to_status`]).
+pub const PROTOCOL_VERSION: u32 = 2;
 /// The largest message either side accepts (a camera worker's rollout is tens of MB).
 pub const MAX_MESSAGE_BYTES: usize = 512 << 20;
 
@@ -64,12 +67,12 @@ pub fn request_from_pb(r: &pb::CollectRequest) -> RolloutRequest {
 
 pub fn rollout_to_pb(r: Rollout) -> pb::CollectReply {
     let (obs_u8, obs_f32) = match r.obs {
-        ObsData::U8(v) => (v, Vec::new()),
-        ObsData::F32(v) => (Vec::new(), v),
+        ObsBuffer::U8(v) => (v, Vec::new()),
+        ObsBuffer::F32(v) => (Vec::new(), v),
     };
     let (last_obs_u8, last_obs_f32) = match r.last_obs {
-        ObsData::U8(v) => (v, Vec::new()),
-        ObsData::F32(v) => (Vec::new(), v),
+        ObsBuffer::U8(v) => (v, Vec::new()),
+        ObsBuffer::F32(v) => (Vec::new(), v),
     };
     pb::CollectReply {
         worker: r.worker as u32,
@@ -126,82 +129,20 @@ pub fn rollout_to_pb(r: Rollout) -> pb::CollectReply {
     }
 }
 
-/// Checks a worker's reply against what was asked and what the trainer's spec says a rollout
-/// holds: a worker (or the reward code inside it) could send anything.
-pub fn rollout_from_pb(r: pb::CollectReply, asked: &RolloutRequest, expect: &Expect) -> Result<Rollout, String> {
-    let (envs, steps) = (r.envs as usize, r.steps as usize);
-    let obs_len = expect.obs_len;
-    if r.policy_version != asked.policy_version {
-        return Err(format!("rollout for policy version {}, asked for {}", r.policy_version, asked.policy_version));
-    }
-    if envs != expect.envs || steps == 0 || steps > asked.max_steps.max(1) {
-        return Err(format!("{steps} steps of {envs} envs (the worker has {} envs; asked for at most {} steps)", expect.envs, asked.max_steps));
-    }
-    let n = envs * steps;
+/// A worker's reply as a rollout, refusing only what the type cannot hold (an unknown status,
+/// both kinds of observations, half an action); the rest is [`crate::rollout::Expect::check`]'s.
+pub fn rollout_from_pb(r: pb::CollectReply) -> Result<Rollout, String> {
     let image = !r.obs_u8.is_empty() || !r.last_obs_u8.is_empty();
-    if image != expect.image || (image && (!r.obs_f32.is_empty() || !r.last_obs_f32.is_empty())) {
+    if image && (!r.obs_f32.is_empty() || !r.last_obs_f32.is_empty()) {
         return Err("observations of the wrong type".into());
     }
     let (obs, last_obs) = if image {
-        (ObsData::U8(r.obs_u8), ObsData::U8(r.last_obs_u8))
+        (ObsBuffer::U8(r.obs_u8), ObsBuffer::U8(r.last_obs_u8))
     } else {
-        (ObsData::F32(r.obs_f32), ObsData::F32(r.last_obs_f32))
+        (ObsBuffer::F32(r.obs_f32), ObsBuffer::F32(r.last_obs_f32))
     };
-    let lengths = [
-        ("observations", obs.len(), n * obs_len),
-        ("last observations", last_obs.len(), envs * obs_len),
-        ("actions", r.actions.len(), 2 * n),
-        ("log_probs", r.log_probs.len(), n),
-        ("rewards", r.rewards.len(), n),
-        ("dones", r.dones.len(), n),
-        ("truncated", r.truncated.len(), n),
-    ];
-    for (what, got, want) in lengths {
-        if got != want {
-            return Err(format!("{got} {what} for {steps} steps of {envs} envs (want {want})"));
-        }
-    }
-    for data in [&obs, &last_obs] {
-        if let ObsData::F32(v) = data {
-            if v.iter().any(|x| !x.is_finite()) {
-                return Err("non-finite observations".into());
-            }
-        }
-    }
-    if r.rewards.iter().chain(&r.log_probs).chain(&r.actions).any(|x| !x.is_finite()) {
-        return Err("non-finite rewards, actions or log-probabilities".into());
-    }
-    if let Some(count) = expect.discrete_actions {
-        if r.actions.chunks_exact(2).any(|a| a[0] < 0.0 || a[0] >= count as f32 || a[0].fract() != 0.0) {
-            return Err(format!("a discrete action outside 0..{count}"));
-        }
-    }
-    if r.truncated.iter().zip(&r.dones).any(|(&t, &d)| t && !d) {
-        return Err("a step truncated but not done".into());
-    }
-    let want_trace = if asked.trace { n } else { 0 };
-    if r.trace.len() != want_trace || r.trace.iter().any(|t| t.env as usize >= envs) {
-        return Err(format!("{} simtrace rows (want {want_trace})", r.trace.len()));
-    }
-    // One finished episode per env per `done`.
-    let mut per_env = vec![0usize; envs];
-    for (i, &d) in r.dones.iter().enumerate() {
-        if d {
-            per_env[i % envs] += 1;
-        }
-    }
-    for e in &r.episodes {
-        let env = e.env as usize;
-        if env >= envs || per_env[env] == 0 {
-            return Err(format!("an episode of env {} that no step ended", e.env));
-        }
-        per_env[env] -= 1;
-        if ![e.progress, e.total_reward, e.time_s, e.start_progress].iter().all(|x| x.is_finite()) {
-            return Err("non-finite episode figures".into());
-        }
-    }
-    if per_env.iter().any(|&left| left != 0) {
-        return Err("episodes and dones disagree".into());
+    if r.actions.len() % 2 != 0 {
+        return Err(format!("{} action values, not pairs", r.actions.len()));
     }
     let episodes = r
         .episodes
@@ -251,8 +192,8 @@ pub fn rollout_from_pb(r: pb::CollectReply, asked: &RolloutRequest, expect: &Exp
     Ok(Rollout {
         worker: r.worker as usize,
         policy_version: r.policy_version,
-        envs,
-        steps,
+        envs: r.envs as usize,
+        steps: r.steps as usize,
         obs,
         last_obs,
         actions: r.actions.chunks_exact(2).map(|a| [a[0], a[1]]).collect(),
@@ -263,4 +204,80 @@ pub fn rollout_from_pb(r: pb::CollectReply, asked: &RolloutRequest, expect: &Exp
         episodes,
         trace,
     })
+}
+
+/// Which [`WorkerError`] a status is, as its detail (JSON): everything but the message, which is
+/// the status's own, and the worker, which the client names.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum ErrorDetail {
+    Setup,
+    Model { version: u64 },
+    NoPolicy,
+    StaleVersion { asked: u64, held: u64 },
+    Run,
+    Reward,
+    Died,
+    Start,
+}
+
+/// A worker's error as it answers it: a status code any gRPC client understands, the variant as
+/// the detail, and the variant's message (the whole text for one without a message).
+pub fn error_to_status(e: WorkerError) -> Status {
+    let whole = e.to_string();
+    let (code, detail, message) = match e {
+        WorkerError::Setup { message, .. } => (Code::InvalidArgument, ErrorDetail::Setup, message),
+        WorkerError::Model { version, message, .. } => (Code::InvalidArgument, ErrorDetail::Model { version }, message),
+        WorkerError::Reward { message, .. } => (Code::InvalidArgument, ErrorDetail::Reward, message),
+        WorkerError::NoPolicy { .. } => (Code::FailedPrecondition, ErrorDetail::NoPolicy, whole),
+        WorkerError::StaleVersion { asked, held, .. } => (Code::FailedPrecondition, ErrorDetail::StaleVersion { asked, held }, whole),
+        WorkerError::Run { message, .. } => (Code::Internal, ErrorDetail::Run, message),
+        WorkerError::Died { .. } => (Code::Internal, ErrorDetail::Died, whole),
+        WorkerError::Start(message) => (Code::Internal, ErrorDetail::Start, message),
+    };
+    // Serialising a fieldless-or-integer enum cannot fail; no detail would read as a plain failure.
+    Status::with_details(code, message, serde_json::to_vec(&detail).unwrap_or_default().into())
+}
+
+/// The [`WorkerError`] worker `worker` answered with; `None` for a status that is no worker
+/// error (a transport failure, a busy worker, a bad token) or whose detail doesn't parse.
+pub fn error_from_status(s: &Status, worker: usize) -> Option<WorkerError> {
+    let detail: ErrorDetail = serde_json::from_slice(s.details()).ok()?;
+    let message = s.message().to_string();
+    Some(match detail {
+        ErrorDetail::Setup => WorkerError::Setup { worker, message },
+        ErrorDetail::Model { version } => WorkerError::Model { worker, version, message },
+        ErrorDetail::NoPolicy => WorkerError::NoPolicy { worker },
+        ErrorDetail::StaleVersion { asked, held } => WorkerError::StaleVersion { worker, asked, held },
+        ErrorDetail::Run => WorkerError::Run { worker, message },
+        ErrorDetail::Reward => WorkerError::Reward { worker, message },
+        ErrorDetail::Died => WorkerError::Died { worker },
+        ErrorDetail::Start => WorkerError::Start(message),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_error_crosses_the_wire_as_itself() {
+        let errors = [
+            WorkerError::Reward { worker: 3, message: "/r.py, step 4 of the episode: ZeroDivisionError".into() },
+            WorkerError::Model { worker: 3, version: 7, message: "truncated or corrupt".into() },
+            WorkerError::Setup { worker: 3, message: "no track".into() },
+            WorkerError::StaleVersion { worker: 3, asked: 2, held: 1 },
+            WorkerError::Run { worker: 3, message: "policy failed".into() },
+        ];
+        for e in errors {
+            let (text, fatal) = (e.to_string(), e.is_fatal());
+            let back = error_from_status(&error_to_status(e), 3).expect("a worker error");
+            assert_eq!((back.to_string(), back.is_fatal()), (text, fatal));
+        }
+        // The worker's own id doesn't cross: the client names it.
+        let rewarded = error_from_status(&error_to_status(WorkerError::Reward { worker: 0, message: "m".into() }), 5).unwrap();
+        assert_eq!(rewarded.to_string(), "worker 5: reward function m");
+        assert!(error_from_status(&Status::unavailable("the worker is busy with another request"), 0).is_none());
+        assert!(error_from_status(&Status::with_details(Code::Internal, "x", b"{\"kind\": 7}".to_vec().into()), 0).is_none());
+    }
 }

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use paddock_sandbox::python::PythonRewardFile;
-use paddock_sandbox::cgroup::CgroupLimits;
+use paddock_sandbox::CgroupLimits;
 use paddock_sandbox::{Endpoint, GrpcWorkers, Mode, PythonSource, RolloutRequest, WorkerSpec, Workers};
 use paddock_sim::reward::follow_centre_line;
-use paddock_sim::{Action, Env, EnvConfig, ObservationKind, RewardFunction, RewardParams, SimError, Start, TrackScene};
+use paddock_sim::{Action, Env, EnvConfig, Sensor, RewardFunction, RewardParams, SimError, Start, TrackScene};
 use paddock_tracks::Track;
 use rand::{Rng, SeedableRng};
 
@@ -69,7 +69,7 @@ fn speed(p: &RewardParams) -> f32 {
 /// Drives two identical envs with the same random actions, one rewarded by Python and one by
 /// Rust, and returns both reward sequences.
 fn drive(python: Box<dyn RewardFunction>, rust: Box<dyn RewardFunction>) -> (Vec<f32>, Vec<f32>) {
-    let config = Arc::new(EnvConfig { observation: ObservationKind::State, ..Default::default() });
+    let config = Arc::new(EnvConfig { observation: Sensor::State, ..Default::default() });
     let scene = Arc::new(TrackScene::new(Track::resolve("circuit").unwrap()));
     let mut a = Env::new(config.clone(), scene.clone(), python, 3).unwrap();
     let mut b = Env::new(config.clone(), scene, rust, 3).unwrap();
@@ -120,7 +120,7 @@ fn hostile(name: &str, body: &str) -> PythonSource {
 
 fn limited_worker(source: PythonSource, cgroup: Option<CgroupLimits>) -> Result<GrpcWorkers, String> {
     let spec = WorkerSpec {
-        env: EnvConfig { observation: ObservationKind::Lidar, ..Default::default() },
+        env: EnvConfig { observation: Sensor::Lidar, ..Default::default() },
         track_json: Track::resolve("oval").unwrap().to_json_string(),
         reward_function: source.file.clone(),
         reward_python: Some(source),

@@ -4,7 +4,8 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, Criterion};
 use paddock_sim::action::Action;
 use paddock_sim::driver::PurePursuit;
-use paddock_sim::env::{ObservationKind, Start};
+use paddock_sim::env::Start;
+use paddock_sim::Sensor;
 use paddock_sim::physics::{CarPhysics, DEFAULT_PHYSICS_HZ};
 use paddock_sim::reward::ProgressPerStep;
 use paddock_sim::{ActionSpace, Env, EnvConfig, TrackScene};
@@ -27,7 +28,7 @@ fn physics(c: &mut Criterion) {
 
 fn env_step(c: &mut Criterion) {
     let scene = Arc::new(TrackScene::new(Track::resolve("circuit").expect("bundled")));
-    for kind in [ObservationKind::State, ObservationKind::Lidar, ObservationKind::Camera] {
+    for kind in [Sensor::State, Sensor::Lidar, Sensor::Camera] {
         let config = EnvConfig {
             observation: kind,
             action_space: ActionSpace::full_continuous(&paddock_vehicle::CarSpec::deepracer()),

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use glam::{DVec2, Vec2, Vec3};
 use paddock_tracks::Projection;
+pub use paddock_vehicle::sensor::{ObsMut, Sensor, STATE_LEN};
 use paddock_vehicle::CarSpec;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
@@ -19,52 +20,8 @@ use crate::{CarPose, Obstacle, SimError, TrackScene};
 /// Control rate, Hz: DeepRacer acts 15 times a second.
 pub const CONTROL_HZ: f32 = 15.0;
 
-/// What the policy sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ObservationKind {
-    /// Front camera, 160x120 grayscale, u8, row-major.
-    Camera,
-    /// Two front cameras, 2x120x160 u8 (left plane, then right).
-    Stereo,
-    /// 64 lidar ranges in metres, f32, from -150 to +150 degrees.
-    Lidar,
-    /// A compact state vector (f32, [`STATE_LEN`] values): speed, steering, offset, heading
-    /// error, yaw rate, curvature ahead. Privileged information no real car has; for research.
-    State,
-}
-
-/// Length of the `state` observation.
-pub const STATE_LEN: usize = 16;
 /// Distances ahead (metres) at which the state observation samples the track's curvature.
 const LOOKAHEAD_M: [f64; 8] = [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0];
-
-impl ObservationKind {
-    /// Shape of one observation: channels x height x width for images, a length otherwise.
-    pub fn shape(&self, car: &CarSpec) -> Vec<usize> {
-        let (w, h) = (car.camera.width_px as usize, car.camera.height_px as usize);
-        match self {
-            ObservationKind::Camera => vec![1, h, w],
-            ObservationKind::Stereo => vec![2, h, w],
-            ObservationKind::Lidar => vec![car.lidar.rays],
-            ObservationKind::State => vec![STATE_LEN],
-        }
-    }
-    /// Number of values in one observation.
-    pub fn len(&self, car: &CarSpec) -> usize {
-        let pixels = car.camera.width_px as usize * car.camera.height_px as usize;
-        match self {
-            ObservationKind::Camera => pixels,
-            ObservationKind::Stereo => 2 * pixels,
-            ObservationKind::Lidar => car.lidar.rays,
-            ObservationKind::State => STATE_LEN,
-        }
-    }
-    /// Images are u8, the rest f32.
-    pub fn is_image(&self) -> bool {
-        matches!(self, ObservationKind::Camera | ObservationKind::Stereo)
-    }
-}
 
 /// How an episode ended, in DeepRacer's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,7 +59,7 @@ impl EpisodeStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EnvConfig {
-    pub observation: ObservationKind,
+    pub observation: Sensor,
     pub action_space: ActionSpace,
     /// Episode step limit (15 steps a second).
     pub max_steps: u32,
@@ -133,7 +90,7 @@ pub struct EnvConfig {
 impl Default for EnvConfig {
     fn default() -> Self {
         EnvConfig {
-            observation: ObservationKind::Camera,
+            observation: Sensor::Camera,
             action_space: ActionSpace::deepracer_default_discrete(),
             max_steps: 3000,
             physics_hz: DEFAULT_PHYSICS_HZ,
@@ -212,13 +169,7 @@ pub struct EpisodeSummary {
     pub start_progress: f32,
 }
 
-/// A writable observation slot.
-pub enum ObsMut<'a> {
-    U8(&'a mut [u8]),
-    F32(&'a mut [f32]),
-}
-
-enum Sensor {
+enum SensorRig {
     Camera(Camera),
     Stereo(StereoCamera),
     Lidar(Lidar),
@@ -229,7 +180,7 @@ enum Sensor {
 pub struct Env {
     config: Arc<EnvConfig>,
     scene: Arc<TrackScene>,
-    sensor: Sensor,
+    sensor: SensorRig,
     reward_fn: Box<dyn RewardFunction>,
     physics: CarPhysics,
     rng: Pcg64Mcg,
@@ -265,10 +216,10 @@ impl Env {
         config.validate()?;
         let car = &config.car;
         let sensor = match config.observation {
-            ObservationKind::Camera => Sensor::Camera(Camera::new(&car.camera, 0.0)),
-            ObservationKind::Stereo => Sensor::Stereo(StereoCamera::new(car)),
-            ObservationKind::Lidar => Sensor::Lidar(Lidar::new(&car.lidar)),
-            ObservationKind::State => Sensor::State,
+            Sensor::Camera => SensorRig::Camera(Camera::new(&car.camera, 0.0)),
+            Sensor::Stereo => SensorRig::Stereo(StereoCamera::new(car)),
+            Sensor::Lidar => SensorRig::Lidar(Lidar::new(&car.lidar)),
+            Sensor::State => SensorRig::State,
         };
         let track = scene.track();
         let params = RewardParams {
@@ -572,15 +523,15 @@ impl Env {
         }
     }
 
-    /// Writes what the car's sensor sees now into `out` (sized by [`ObservationKind::len`]).
+    /// Writes what the car's sensor sees now into `out` (sized by [`Sensor::len`]).
     pub fn observe(&self, out: ObsMut<'_>) -> Result<(), SimError> {
         let pose = self.physics.pose();
         let want = self.config.observation.len(&self.config.car);
         match (&self.sensor, out) {
-            (Sensor::Camera(c), ObsMut::U8(buf)) if buf.len() == want => c.render(&self.scene, &pose, &self.obstacles, buf),
-            (Sensor::Stereo(c), ObsMut::U8(buf)) if buf.len() == want => c.render(&self.scene, &pose, &self.obstacles, buf),
-            (Sensor::Lidar(l), ObsMut::F32(buf)) if buf.len() == want => l.scan(&self.scene, &pose, &self.obstacles, buf),
-            (Sensor::State, ObsMut::F32(buf)) if buf.len() == want => self.state_observation(buf),
+            (SensorRig::Camera(c), ObsMut::U8(buf)) if buf.len() == want => c.render(&self.scene, &pose, &self.obstacles, buf),
+            (SensorRig::Stereo(c), ObsMut::U8(buf)) if buf.len() == want => c.render(&self.scene, &pose, &self.obstacles, buf),
+            (SensorRig::Lidar(l), ObsMut::F32(buf)) if buf.len() == want => l.scan(&self.scene, &pose, &self.obstacles, buf),
+            (SensorRig::State, ObsMut::F32(buf)) if buf.len() == want => self.state_observation(buf),
             (_, out) => {
                 let (kind, len) = match out {
                     ObsMut::U8(b) => ("u8", b.len()),

@@ -13,7 +13,7 @@ fn scene(name: &str) -> Arc<TrackScene> {
     Arc::new(TrackScene::new(Track::resolve(name).expect("bundled track")))
 }
 
-fn continuous(observation: ObservationKind) -> EnvConfig {
+fn continuous(observation: Sensor) -> EnvConfig {
     EnvConfig {
         observation,
         action_space: ActionSpace::full_continuous(&paddock_vehicle::CarSpec::deepracer()),
@@ -42,7 +42,7 @@ fn drive(env: &mut Env, driver: &PurePursuit, limit: u32) -> (EpisodeStatus, u32
 
 #[test]
 fn a_careful_driver_completes_a_lap_and_progress_reaches_100() {
-    let mut env = env("circuit", continuous(ObservationKind::State));
+    let mut env = env("circuit", continuous(Sensor::State));
     env.reset(1, start(30.0));
     let length = env.scene().track().length();
     let driver = PurePursuit { speed: 1.2, ..PurePursuit::default() };
@@ -72,7 +72,7 @@ fn a_careful_driver_completes_a_lap_and_progress_reaches_100() {
 
 #[test]
 fn driving_straight_into_a_bend_leaves_the_track_when_all_wheels_are_off() {
-    let mut env = env("oval", continuous(ObservationKind::State));
+    let mut env = env("oval", continuous(Sensor::State));
     env.reset(1, start(0.0));
     let straight = Action::Continuous { steering_angle: 0.0, speed: 1.5 };
     let mut some_wheels_off_seen = false;
@@ -98,7 +98,7 @@ fn driving_straight_into_a_bend_leaves_the_track_when_all_wheels_are_off() {
 
 #[test]
 fn driving_the_wrong_way_ends_as_reversed() {
-    let mut env = env("oval", continuous(ObservationKind::State));
+    let mut env = env("oval", continuous(Sensor::State));
     env.reset(1, Start::At { progress: 5.0, lateral_m: 0.0, heading_offset_rad: std::f64::consts::PI });
     let (status, steps) = {
         let mut out = (EpisodeStatus::InProgress, 0);
@@ -117,7 +117,7 @@ fn driving_the_wrong_way_ends_as_reversed() {
 #[test]
 fn circling_in_place_ends_as_immobilized() {
     let config = EnvConfig {
-        observation: ObservationKind::State,
+        observation: Sensor::State,
         action_space: ActionSpace::Discrete(vec![DiscreteAction { steering_angle: 30.0, speed: 0.3 }]),
         immobilized_steps: 60,
         reversed_m: 5.0,
@@ -137,7 +137,7 @@ fn circling_in_place_ends_as_immobilized() {
 
 #[test]
 fn hitting_an_obstacle_ends_as_crashed_and_objects_are_in_params() {
-    let config = EnvConfig { obstacles: 3, ..continuous(ObservationKind::Lidar) };
+    let config = EnvConfig { obstacles: 3, ..continuous(Sensor::Lidar) };
     let mut env = env("circuit", config);
     env.reset(3, start(0.0));
     assert_eq!(env.params().objects_location.len(), 3);
@@ -164,7 +164,7 @@ fn hitting_an_obstacle_ends_as_crashed_and_objects_are_in_params() {
 
 #[test]
 fn out_of_range_actions_are_refused_without_moving_the_car() {
-    let mut env = env("oval", EnvConfig { observation: ObservationKind::State, ..EnvConfig::default() });
+    let mut env = env("oval", EnvConfig { observation: Sensor::State, ..EnvConfig::default() });
     let before = env.pose();
     assert!(env.step(Action::Discrete(99)).is_err());
     assert!(env.step(Action::Continuous { steering_angle: 0.0, speed: 1.0 }).is_err());
@@ -174,7 +174,7 @@ fn out_of_range_actions_are_refused_without_moving_the_car() {
 
 #[test]
 fn params_describe_the_car_on_the_track() {
-    let mut env = env("oval", continuous(ObservationKind::State));
+    let mut env = env("oval", continuous(Sensor::State));
     env.reset(1, Start::At { progress: 10.0, lateral_m: 0.2, heading_offset_rad: 0.0 });
     let p = env.params().clone();
     assert!((p.distance_from_center - 0.2).abs() < 0.01, "{}", p.distance_from_center);
@@ -199,7 +199,7 @@ fn params_describe_the_car_on_the_track() {
 
 #[test]
 fn same_seed_same_episode_whatever_ran_before() {
-    let config = EnvConfig { start_jitter_m: 0.2, ..continuous(ObservationKind::Lidar) };
+    let config = EnvConfig { start_jitter_m: 0.2, ..continuous(Sensor::Lidar) };
     let mut a = env("circuit", config.clone());
     let mut b = env("circuit", config);
     let driver = PurePursuit::default();
@@ -220,7 +220,7 @@ fn vec_env_results_do_not_depend_on_thread_count() {
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
         pool.install(|| {
-            let config = EnvConfig { start_jitter_m: 0.1, ..continuous(ObservationKind::Camera) };
+            let config = EnvConfig { start_jitter_m: 0.1, ..continuous(Sensor::Camera) };
             let mut v = VecEnv::new(config, scene("circuit"), 6, 99, || builtin_reward("progress").expect("builtin"))
                 .expect("vec env");
             let driver = PurePursuit::default();
@@ -246,7 +246,7 @@ fn vec_env_results_do_not_depend_on_thread_count() {
 
 #[test]
 fn vec_env_auto_resets_finished_envs_and_reports_the_episode() {
-    let config = EnvConfig { max_steps: 10, ..continuous(ObservationKind::Lidar) };
+    let config = EnvConfig { max_steps: 10, ..continuous(Sensor::Lidar) };
     let mut v = VecEnv::new(config, scene("oval"), 3, 1, || builtin_reward("progress").expect("builtin")).expect("vec");
     let driver = PurePursuit::default();
     for step in 1..=10 {
@@ -284,7 +284,7 @@ fn waypoint_indices_are_the_deepracer_files_rows() {
     assert!(rows > track.waypoints().len(), "this file repeats rows");
     let scene = Arc::new(TrackScene::new(track));
     let mut env =
-        Env::new(Arc::new(continuous(ObservationKind::State)), scene, Box::new(ProgressPerStep::default()), 1)
+        Env::new(Arc::new(continuous(Sensor::State)), scene, Box::new(ProgressPerStep::default()), 1)
             .expect("env");
     env.reset(1, start(0.0));
     let driver = PurePursuit { speed: 2.0, ..PurePursuit::default() };
@@ -311,7 +311,7 @@ fn waypoint_indices_are_the_deepracer_files_rows() {
 fn a_reversed_track_is_driven_clockwise_and_says_so() {
     let track = Track::resolve("circuit").expect("bundled").reversed();
     let mut env = Env::new(
-        Arc::new(continuous(ObservationKind::State)),
+        Arc::new(continuous(Sensor::State)),
         Arc::new(TrackScene::new(track)),
         Box::new(ProgressPerStep::default()),
         1,
@@ -327,7 +327,7 @@ fn a_reversed_track_is_driven_clockwise_and_says_so() {
 /// the other lane overtakes it.
 #[test]
 fn bot_cars_move_along_their_lane_and_block_it() {
-    let config = EnvConfig { bot_cars: 1, bot_car_speed_mps: 0.4, ..continuous(ObservationKind::Camera) };
+    let config = EnvConfig { bot_cars: 1, bot_car_speed_mps: 0.4, ..continuous(Sensor::Camera) };
     let mut first = env("oval", config.clone());
     first.reset(5, start(0.0));
     let bot_lane = {

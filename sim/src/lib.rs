@@ -27,14 +27,15 @@ pub mod topdown;
 pub mod vec_env;
 
 pub use action::{Action, ActionSpace};
-pub use env::{EnvConfig, EpisodeStatus, ObservationKind, Start};
+pub use env::{EnvConfig, EpisodeStatus, Start};
+pub use paddock_vehicle::sensor::{ObsBuffer, ObsMut, Observations, Sensor};
 pub use env::Env;
 pub use objects::Obstacle;
 pub use params::RewardParams;
 pub use pose::CarPose;
 pub use reward::{builtin_reward, RewardFunction};
 pub use scene::TrackScene;
-pub use vec_env::{EnvStep, ObsBuffer, StepTrace, VecEnv};
+pub use vec_env::{EnvStep, StepTrace, VecEnv};
 
 use paddock_tracks::{LapLimits, TrackError};
 use paddock_vehicle::CarSpec;

@@ -5,16 +5,10 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::action::Action;
-use crate::env::{EnvConfig, EpisodeStatus, EpisodeSummary, ObsMut, Start};
+use crate::env::{EnvConfig, EpisodeStatus, EpisodeSummary, Start};
+use crate::{ObsBuffer, ObsMut};
 use crate::reward::RewardFunction;
 use crate::{Env, SimError, TrackScene};
-
-/// Observations of all envs, one after the other.
-#[derive(Debug, Clone)]
-pub enum ObsBuffer {
-    U8(Vec<u8>),
-    F32(Vec<f32>),
-}
 
 /// What one env produced in the latest step.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -101,11 +95,7 @@ impl VecEnv {
             envs.push(env);
             seeds.push(env_seed);
         }
-        let obs = if config.observation.is_image() {
-            ObsBuffer::U8(vec![0; n * obs_len])
-        } else {
-            ObsBuffer::F32(vec![0.0; n * obs_len])
-        };
+        let obs = ObsBuffer::zeros(config.observation, n * obs_len);
         let steps = vec![EnvStep { reward: 0.0, done: false, status: EpisodeStatus::InProgress, finished: None, trace: StepTrace::default() }; n];
         let mut v = VecEnv { envs, obs, obs_len, steps, seeds };
         v.reset()?;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use paddock_sim::action::Action;
 use paddock_sim::driver::PurePursuit;
-use paddock_sim::env::ObservationKind;
+use paddock_sim::Sensor;
 use paddock_sim::physics::{CarPhysics, DEFAULT_PHYSICS_HZ};
 use paddock_sim::reward::ProgressPerStep;
 use paddock_sim::{ActionSpace, EnvConfig, TrackScene, VecEnv};
@@ -59,7 +59,7 @@ fn stepping_a_vec_env_allocates_nothing_beyond_rapiers_own() {
     let rapier = allocations_per_physics_step();
     let substeps = (DEFAULT_PHYSICS_HZ / 15) as usize;
     let scene = Arc::new(TrackScene::new(Track::resolve("circuit").expect("bundled")));
-    for kind in [ObservationKind::Lidar, ObservationKind::Camera, ObservationKind::State] {
+    for kind in [Sensor::Lidar, Sensor::Camera, Sensor::State] {
         let config = EnvConfig {
             observation: kind,
             action_space: ActionSpace::full_continuous(&paddock_vehicle::CarSpec::deepracer()),

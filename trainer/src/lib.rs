@@ -1,22 +1,24 @@
 //! Paddock's trainer: PPO and SAC on tch (libtorch), learning from rollout workers.
 //!
-//! - [`config`]: `run.toml`, DeepRacer's hyperparameter names and defaults.
 //! - [`nets`]: the `policy` crate's architectures in tch, weights shared by name.
 //! - [`ppo`] and [`sac`]: the two algorithms, each readable in one file.
 //! - [`run`]: the training loop: publish the policy, collect rollouts, update, log,
-//!   checkpoint, stop; the run folder and `--resume`.
-//! - [`eval`]: DeepRacer-style evaluation laps with the `policy` crate (no tch), as a car runs.
+//!   checkpoint, stop, `--resume`; over [`learner`], one type for both algorithms.
 //!
-//! Only this crate links libtorch; workers, evaluation and the car run the `policy` crate.
+//! The config (`run.toml`) and the run folder's files are `paddock-run`'s, readable without
+//! libtorch.
+//!
+//! Only this crate links libtorch; workers, evaluation (`paddock-eval`, whose laps the lap check
+//! drives) and the car run the `policy` crate.
 
-pub mod config;
-pub mod eval;
+pub mod gae;
+pub mod learner;
 pub mod nets;
 pub mod ppo;
 pub mod run;
 pub mod sac;
 
-pub use config::RunConfig;
+pub use paddock_run::RunConfig;
 pub use run::{train, TrainOptions, TrainSummary};
 
 /// What can go wrong in training; each message says what to fix.
@@ -36,10 +38,12 @@ pub enum TrainError {
     Workers(String),
     #[error(transparent)]
     Worker(#[from] paddock_sandbox::WorkerError),
+    #[error(transparent)]
+    Eval(#[from] paddock_eval::EvalError),
+    #[error(transparent)]
+    Run(#[from] paddock_run::RunError),
     #[error("libtorch: {0}")]
     Torch(String),
-    #[error("run folder {path}: {message}")]
-    RunDir { path: String, message: String },
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },
 }

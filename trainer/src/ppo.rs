@@ -4,12 +4,14 @@
 //! per-minibatch advantage normalisation and gradient-norm clipping.
 
 use paddock_policy::model::{ModelMetadata, Tensors};
-use paddock_sandbox::{ObsData, Rollout};
-use serde::Serialize;
+use paddock_sandbox::Rollout;
+use paddock_sim::ObsBuffer;
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Reduction, Tensor};
 
-use crate::config::{Hyperparameters, LossType};
+use paddock_run::PpoStats;
+use paddock_run::config::{Hyperparameters, LossType};
 use crate::nets::{self, preprocess, ActorCritic};
+use crate::gae::{advantages, Steps};
 use crate::TrainError;
 
 /// Rows per forward pass when evaluating a whole rollout without gradients.
@@ -24,30 +26,13 @@ pub struct Ppo {
     has_batch_norm: bool,
 }
 
-/// What one update did, for `metrics.jsonl`.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct PpoStats {
-    pub samples: usize,
-    pub policy_loss: f64,
-    pub value_loss: f64,
-    pub entropy: f64,
-    pub approx_kl: f64,
-    pub clip_fraction: f64,
-    /// Largest difference between the workers' log-probabilities (policy crate) and tch's,
-    /// before the update: the two implementations must agree.
-    pub logp_mismatch: f64,
-    pub explained_variance: f64,
-    /// Epochs run (fewer than `num_epochs` when `target_kl` stopped the update).
-    pub epochs: usize,
-}
-
 /// A rollout batch as tensors on the training device.
-pub(crate) fn obs_tensor(obs: &ObsData, shape: &[usize], device: Device) -> Tensor {
+pub(crate) fn obs_tensor(obs: &ObsBuffer, shape: &[usize], device: Device) -> Tensor {
     let mut size: Vec<i64> = vec![-1];
     size.extend(shape.iter().map(|&d| d as i64));
     match obs {
-        ObsData::U8(v) => Tensor::from_slice(v).view(size.as_slice()).to_device(device),
-        ObsData::F32(v) => Tensor::from_slice(v).view(size.as_slice()).to_device(device),
+        ObsBuffer::U8(v) => Tensor::from_slice(v).view(size.as_slice()).to_device(device),
+        ObsBuffer::F32(v) => Tensor::from_slice(v).view(size.as_slice()).to_device(device),
     }
 }
 
@@ -131,28 +116,8 @@ impl Ppo {
             mismatch = mismatch.max((&logp - &old_logp).abs().max().double_value(&[]));
             let values: Vec<f32> = Vec::<f32>::try_from(values.to_device(Device::Cpu)).map_err(|e| TrainError::Torch(e.to_string()))?;
             let last_values: Vec<f32> = Vec::<f32>::try_from(last_values.to_device(Device::Cpu)).map_err(|e| TrainError::Torch(e.to_string()))?;
-            // GAE over each env's column; step t of env e sits at t * envs + e.
-            let (t_len, n) = (r.steps, r.envs);
-            let mut adv = vec![0f32; t_len * n];
-            for (e, &last_value) in last_values.iter().enumerate().take(n) {
-                let mut next_adv = 0f32;
-                let mut next_value = last_value;
-                for t in (0..t_len).rev() {
-                    let i = t * n + e;
-                    // An episode cut by the step limit bootstraps from its last state's value
-                    // (the true next state was replaced by the reset); a real ending does not.
-                    let truncated = r.truncated.get(i).copied().unwrap_or(false);
-                    let (bootstrap, not_done) = match (r.dones[i], truncated) {
-                        (false, _) => (next_value, 1.0),
-                        (true, true) => (values[i], 0.0),
-                        (true, false) => (0.0, 0.0),
-                    };
-                    let delta = r.rewards[i] + gamma * bootstrap - values[i];
-                    next_adv = delta + gamma * lambda * not_done * next_adv;
-                    adv[i] = next_adv;
-                    next_value = values[i];
-                }
-            }
+            let steps = Steps { envs: r.envs, rewards: &r.rewards, dones: &r.dones, truncated: &r.truncated, values: &values, last_values: &last_values };
+            let adv = advantages(&steps, gamma, lambda);
             let returns: Vec<f32> = adv.iter().zip(&values).map(|(a, v)| a + v).collect();
             all_obs.push(obs);
             all_actions.push(actions);

@@ -3,13 +3,14 @@
 //! temperature tuned towards -|A| (or fixed at DeepRacer's `sac_alpha`).
 
 use paddock_policy::model::{ModelMetadata, Tensors};
-use paddock_sandbox::{ObsData, Rollout};
+use paddock_sandbox::Rollout;
+use paddock_sim::ObsBuffer;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
-use serde::Serialize;
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
-use crate::config::Hyperparameters;
+use paddock_run::SacStats;
+use paddock_run::config::Hyperparameters;
 use crate::nets::{self, preprocess, Actor, QNet};
 use crate::TrainError;
 
@@ -17,8 +18,8 @@ use crate::TrainError;
 struct ReplayBuffer {
     obs_len: usize,
     capacity: usize,
-    obs: ObsData,
-    next_obs: ObsData,
+    obs: ObsBuffer,
+    next_obs: ObsBuffer,
     actions: Vec<[f32; 2]>,
     rewards: Vec<f32>,
     dones: Vec<f32>,
@@ -32,7 +33,7 @@ impl ReplayBuffer {
     }
 
     /// Stores observation `o` of `obs`, followed by observation `n` of `next`.
-    fn push(&mut self, (obs, o): (&ObsData, usize), (next, n): (&ObsData, usize), action: [f32; 2], reward: f32, done: bool) {
+    fn push(&mut self, (obs, o): (&ObsBuffer, usize), (next, n): (&ObsBuffer, usize), action: [f32; 2], reward: f32, done: bool) {
         let l = self.obs_len;
         let full = self.len() == self.capacity;
         let slot = if full { self.cursor } else { self.len() };
@@ -44,9 +45,9 @@ impl ReplayBuffer {
             }
         }
         let at = full.then_some(slot);
-        let copy = |dst: &mut ObsData, src: &ObsData, i: usize| match (dst, src) {
-            (ObsData::U8(d), ObsData::U8(s)) => put(d, &s[i * l..(i + 1) * l], at),
-            (ObsData::F32(d), ObsData::F32(s)) => put(d, &s[i * l..(i + 1) * l], at),
+        let copy = |dst: &mut ObsBuffer, src: &ObsBuffer, i: usize| match (dst, src) {
+            (ObsBuffer::U8(d), ObsBuffer::U8(s)) => put(d, &s[i * l..(i + 1) * l], at),
+            (ObsBuffer::F32(d), ObsBuffer::F32(s)) => put(d, &s[i * l..(i + 1) * l], at),
             _ => unreachable!("one observation type per run"),
         };
         copy(&mut self.obs, obs, o);
@@ -62,16 +63,16 @@ impl ReplayBuffer {
         }
     }
 
-    fn gather(&self, data: &ObsData, idx: &[usize], shape: &[i64], device: Device) -> Tensor {
+    fn gather(&self, data: &ObsBuffer, idx: &[usize], shape: &[i64], device: Device) -> Tensor {
         let l = self.obs_len;
         let mut size = vec![idx.len() as i64];
         size.extend_from_slice(shape);
         match data {
-            ObsData::U8(v) => {
+            ObsBuffer::U8(v) => {
                 let rows: Vec<u8> = idx.iter().flat_map(|&i| v[i * l..(i + 1) * l].iter().copied()).collect();
                 Tensor::from_slice(&rows).view(size.as_slice()).to_device(device)
             }
-            ObsData::F32(v) => {
+            ObsBuffer::F32(v) => {
                 let rows: Vec<f32> = idx.iter().flat_map(|&i| v[i * l..(i + 1) * l].iter().copied()).collect();
                 Tensor::from_slice(&rows).view(size.as_slice()).to_device(device)
             }
@@ -95,17 +96,6 @@ pub struct Sac {
     meta: ModelMetadata,
     h: Hyperparameters,
     rng: Pcg64Mcg,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct SacStats {
-    pub transitions: usize,
-    pub buffer: usize,
-    pub gradient_steps: usize,
-    pub q_loss: f64,
-    pub actor_loss: f64,
-    pub alpha: f64,
-    pub entropy: f64,
 }
 
 impl Sac {
@@ -186,11 +176,11 @@ impl Sac {
         for r in rollouts {
             let buffer = self.buffer.get_or_insert_with(|| {
                 // Keep pixel buffers within about 2 GB.
-                let bytes = if matches!(r.obs, ObsData::U8(_)) { obs_len } else { 4 * obs_len };
+                let bytes = if matches!(r.obs, ObsBuffer::U8(_)) { obs_len } else { 4 * obs_len };
                 let capacity = self.h.sac_buffer_size.min((1usize << 31) / (2 * bytes)).max(1_000);
-                let empty = |o: &ObsData| match o {
-                    ObsData::U8(_) => ObsData::U8(Vec::new()),
-                    ObsData::F32(_) => ObsData::F32(Vec::new()),
+                let empty = |o: &ObsBuffer| match o {
+                    ObsBuffer::U8(_) => ObsBuffer::U8(Vec::new()),
+                    ObsBuffer::F32(_) => ObsBuffer::F32(Vec::new()),
                 };
                 ReplayBuffer { obs_len, capacity, obs: empty(&r.obs), next_obs: empty(&r.obs), actions: vec![], rewards: vec![], dones: vec![], cursor: 0 }
             });

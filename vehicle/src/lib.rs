@@ -10,6 +10,9 @@
 
 pub mod action;
 pub mod calibration;
+pub mod sensor;
+
+pub use sensor::{ObsBuffer, ObsMut, Observations, Sensor};
 
 use serde::{Deserialize, Serialize};
 

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use paddock_policy::model::{random_tensors, to_bytes, ObservationSpec, Preprocessing, Sensor};
 use paddock_policy::{Head, ModelMetadata, Network};
 use paddock_sandbox::WorkerSpec;
-use paddock_sim::{EnvConfig, ObservationKind};
+use paddock_sim::EnvConfig;
 use paddock_tracks::Track;
 use rand::SeedableRng;
 
 /// Four lidar envs on the oval, the progress reward.
 pub fn spec() -> WorkerSpec {
-    let env = EnvConfig { observation: ObservationKind::Lidar, ..Default::default() };
+    let env = EnvConfig { observation: Sensor::Lidar, ..Default::default() };
     WorkerSpec { env, track_json: Track::resolve("oval").unwrap().to_json_string(), reward_function: "progress".into(), reward_python: None, envs: 4, seed: 11 }
 }
 

@@ -123,10 +123,12 @@ fn cal_neutral_with(neutral: Pulses, steering: bool, pulse: u32) -> Pulses {
     }
 }
 
+/// Whole or not at all (`atomic-write-file`: temporary file, sync, rename, folder sync).
 fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
+    use std::io::Write;
+    let mut file = atomic_write_file::AtomicWriteFile::open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.commit()
 }
 
 #[cfg(test)]

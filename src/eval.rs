@@ -1,69 +1,15 @@
-//! `paddock train` and `paddock eval`.
+//! `paddock eval`: evaluation laps of a model or run folder, as DeepRacer's evaluation drives them.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use paddock_eval::{evaluate, evaluate_driver, write_camera_gif, write_top_down_png, EvalError, EvalOptions, EvalReport};
 use paddock_policy::Policy;
-use paddock_trainer::eval::{evaluate, evaluate_driver, write_camera_gif, write_top_down_png, EvalOptions, EvalReport};
-use paddock_trainer::run::resolve_model_path;
-use paddock_trainer::{train, RunConfig, TrainError, TrainOptions};
+use paddock_run::{resolve_model_path, RunConfig};
 use paddock_vehicle::CarSpec;
 
 use crate::car_loop::CarLoop;
-
-#[derive(Args)]
-pub struct TrainArgs {
-    /// The run's TOML config (see examples/); not needed with --resume.
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// The run folder (default: runs/<config name>-<unix time>).
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Continue the run in this folder from its latest checkpoint.
-    #[arg(long, conflicts_with_all = ["config", "out"])]
-    resume: Option<PathBuf>,
-    /// Start from this model's weights (a model file or run folder), as DeepRacer's clone.
-    #[arg(long)]
-    from: Option<PathBuf>,
-    /// No progress display.
-    #[arg(long)]
-    quiet: bool,
-}
-
-pub fn train_cmd(args: &TrainArgs) -> Result<()> {
-    let (config, out, resume) = match (&args.resume, &args.config) {
-        (Some(dir), _) => (RunConfig::default(), dir.clone(), true),
-        (None, Some(path)) => {
-            let config = RunConfig::from_toml_file(path)?;
-            let out = match &args.out {
-                Some(o) => o.clone(),
-                None => {
-                    let stem = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "run".into());
-                    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-                    PathBuf::from("runs").join(format!("{stem}-{now}"))
-                }
-            };
-            (config, out, false)
-        }
-        (None, None) => bail!("give --config FILE to start a run, or --resume DIR to continue one"),
-    };
-    let options = TrainOptions { out: out.clone(), resume, from: args.from.clone(), progress: !args.quiet };
-    eprintln!("{} run in {}", if resume { "Resuming the" } else { "Training; the" }, out.display());
-    let summary = train(config, &options)?;
-    println!(
-        "trained {} iterations, {} env steps, {} episodes in {:.0} s ({}); last iteration's completion {:.0}%, best training lap {}",
-        summary.iterations,
-        summary.env_steps,
-        summary.episodes,
-        summary.wall_time_s,
-        summary.stopped_because,
-        summary.completion_rate * 100.0,
-        summary.best_lap_s.map_or("-".into(), |b| format!("{b:.2} s")),
-    );
-    println!("model: {}", summary.model.display());
-    Ok(())
-}
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -128,7 +74,7 @@ pub fn eval_cmd(args: &EvalArgs) -> Result<()> {
                 car_loop.act(env).map_err(|e| {
                     let message = format!("{e:#}");
                     failure = Some(e);
-                    TrainError::Model(message)
+                    EvalError::Driver(message)
                 })
             });
             if let Some(e) = failure {

@@ -3,21 +3,17 @@
 //! and adds a time penalty; a lap ends at 100 % progress. The model acts greedily through the
 //! `policy` crate, exactly as a worker or the car would run it.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use glam::Vec2;
-use image::codecs::gif::{GifEncoder, Repeat};
-use image::{Delay, Frame, RgbaImage};
-use paddock_policy::{ModelMetadata, Observations, Policy, Sensor};
-use paddock_vehicle::action::{Action, ActionSpace};
-use paddock_sim::env::ObsMut;
+use paddock_policy::{ModelMetadata, Policy};
 use paddock_sim::sensors::Camera;
-use paddock_sim::{builtin_reward, lap_limits, Env, EnvConfig, EpisodeStatus, ObservationKind, Start, TrackScene};
+use paddock_sim::{builtin_reward, lap_limits, Env, EnvConfig, EpisodeStatus, ObsBuffer, Start, TrackScene};
 use paddock_tracks::{RacingLine, Track};
+use paddock_vehicle::action::{Action, ActionSpace};
 use serde::Serialize;
 
-use crate::TrainError;
+use crate::EvalError;
 
 /// How to evaluate.
 #[derive(Debug, Clone)]
@@ -77,28 +73,13 @@ pub struct EvalReport {
     pub frame_size: (u32, u32),
 }
 
-fn observation_kind(sensor: Sensor) -> ObservationKind {
-    match sensor {
-        Sensor::Camera => ObservationKind::Camera,
-        Sensor::Stereo => ObservationKind::Stereo,
-        Sensor::Lidar => ObservationKind::Lidar,
-        Sensor::State => ObservationKind::State,
-    }
-}
-
 /// Drives `options.laps` evaluation laps of `track` (called `track_name` in the report) with `policy`.
-pub fn evaluate(policy: &Policy, track: Track, track_name: &str, options: &EvalOptions) -> Result<EvalReport, TrainError> {
+pub fn evaluate(policy: &Policy, track: Track, track_name: &str, options: &EvalOptions) -> Result<EvalReport, EvalError> {
     let meta = policy.metadata();
-    let image = meta.observation.sensor.is_image();
-    let (mut obs_u8, mut obs_f32) = (vec![0u8; policy.input_len()], vec![0f32; policy.input_len()]);
+    let mut obs = ObsBuffer::zeros(meta.observation.sensor, policy.input_len());
     evaluate_driver(meta, meta.action_space.clone(), track, track_name, options, |env| {
-        Ok(if image {
-            env.observe(ObsMut::U8(&mut obs_u8))?;
-            policy.act_greedy(Observations::U8(&obs_u8))?
-        } else {
-            env.observe(ObsMut::F32(&mut obs_f32))?;
-            policy.act_greedy(Observations::F32(&obs_f32))?
-        })
+        env.observe(obs.view_mut())?;
+        Ok(policy.act_greedy(obs.view())?)
     })
 }
 
@@ -111,11 +92,11 @@ pub fn evaluate_driver(
     track: Track,
     track_name: &str,
     options: &EvalOptions,
-    mut act: impl FnMut(&Env) -> Result<Action, TrainError>,
-) -> Result<EvalReport, TrainError> {
+    mut act: impl FnMut(&Env) -> Result<Action, EvalError>,
+) -> Result<EvalReport, EvalError> {
     // Laps start on the centre line, as DeepRacer's evaluation does; the lap check here ends them.
     let config = EnvConfig {
-        observation: observation_kind(meta.observation.sensor),
+        observation: meta.observation.sensor,
         action_space,
         max_steps: u32::MAX,
         start_jitter_m: 0.0,
@@ -123,7 +104,7 @@ pub fn evaluate_driver(
     };
     let want = config.observation.shape(&config.car);
     if want != meta.observation.shape {
-        return Err(TrainError::Model(format!(
+        return Err(EvalError::ModelDoesNotFit(format!(
             "the model takes {:?} observations of shape {:?}; the simulated car's sensor gives {want:?}",
             meta.observation.sensor, meta.observation.shape
         )));
@@ -192,35 +173,4 @@ pub fn evaluate_driver(
         frames,
         frame_size,
     })
-}
-
-/// The driven lines (one colour per lap) over the track and its racing line.
-pub fn write_top_down_png(report: &EvalReport, track: &Track, path: &Path) -> Result<(), TrainError> {
-    let car = paddock_vehicle::CarSpec::deepracer();
-    let line = RacingLine::compute(track, &lap_limits(&car))?;
-    const COLOURS: [[u8; 3]; 4] = [[220, 40, 40], [40, 110, 230], [30, 170, 60], [230, 150, 20]];
-    let traces: Vec<(&[Vec2], [u8; 3])> = report.laps.iter().enumerate().map(|(i, l)| (l.path.as_slice(), COLOURS[i % 4])).collect();
-    let image = paddock_sim::topdown::render_top_down(track, Some(&line), &traces, 40.0);
-    image.save(path).map_err(|e| TrainError::Io { path: path.display().to_string(), source: std::io::Error::other(e) })
-}
-
-/// The recorded camera frames as an animated GIF.
-pub fn write_camera_gif(report: &EvalReport, every: usize, path: &Path) -> Result<(), TrainError> {
-    let io = |e: std::io::Error| TrainError::Io { path: path.display().to_string(), source: e };
-    if report.frames.is_empty() {
-        return Err(TrainError::Model("no camera frames were recorded".into()));
-    }
-    let file = std::fs::File::create(path).map_err(io)?;
-    let mut encoder = GifEncoder::new_with_speed(std::io::BufWriter::new(file), 10);
-    encoder.set_repeat(Repeat::Infinite).map_err(|e| io(std::io::Error::other(e)))?;
-    let (w, h) = report.frame_size;
-    let delay_ms = (1000.0 * every as f64 / paddock_sim::env::CONTROL_HZ as f64) as u32;
-    for f in &report.frames {
-        let rgba: Vec<u8> = f.iter().flat_map(|&g| [g, g, g, 255]).collect();
-        let image = RgbaImage::from_raw(w, h, rgba).expect("frame size");
-        encoder
-            .encode_frame(Frame::from_parts(image, 0, 0, Delay::from_numer_denom_ms(delay_ms, 1)))
-            .map_err(|e| io(std::io::Error::other(e)))?;
-    }
-    Ok(())
 }

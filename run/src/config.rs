@@ -26,13 +26,15 @@
 //! wall_time_minutes = 5.0
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use paddock_policy::Network;
-use paddock_sim::{EnvConfig, ObservationKind};
+use paddock_sim::{EnvConfig, Sensor};
 use serde::{Deserialize, Serialize};
 
-use crate::TrainError;
+pub use paddock_sandbox::{Accel, LimitsConfig, MicroVmConfig, WorkerBackend, WorkerConfig};
+
+use crate::RunError;
 
 /// A training run's full configuration; the run folder keeps the resolved copy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -155,121 +157,6 @@ impl Default for Hyperparameters {
     }
 }
 
-/// Where experience comes from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct WorkerConfig {
-    /// `local` (threads in the trainer), `process` (a `paddock-worker` child each, sandboxed by
-    /// default), `microvm` (a QEMU microVM each) or `remote` (`paddock-worker serve --listen` on
-    /// the hosts in `remote`).
-    pub backend: WorkerBackend,
-    /// Workers (for `remote`, the number of addresses).
-    pub count: usize,
-    pub envs_per_worker: usize,
-    /// `process`: run each worker in the process sandbox (namespaces, seccomp, limits).
-    pub sandbox: bool,
-    /// `process`, `microvm`: the worker binary (default: `paddock-worker` beside the running
-    /// program).
-    pub binary: Option<PathBuf>,
-    /// `remote`: `host:port` of each worker.
-    pub remote: Vec<String>,
-    /// `remote`: the environment variable holding the workers' shared token.
-    pub token_env: String,
-    /// `remote`: connect over TLS, trusting this CA's PEM file (the workers run with
-    /// `--tls-cert`/`--tls-key`).
-    pub tls_ca: Option<PathBuf>,
-    /// `remote`: the name the workers' certificates carry (default: each address's host).
-    pub tls_domain: Option<String>,
-    /// A worker that takes longer than this for one request is replaced and its work redone.
-    pub deadline_s: f64,
-    /// `microvm`: the guests.
-    pub microvm: MicroVmConfig,
-    /// `process` with `sandbox`: control-group limits per worker.
-    pub limits: LimitsConfig,
-}
-
-/// `[workers.limits]`: what each sandboxed process worker may use, enforced through cgroups
-/// (v1, or v2 where delegated). Where no cgroup can be made the run warns and relies on rlimits.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LimitsConfig {
-    /// Memory, MiB (0: no limit).
-    pub memory_mb: u64,
-    /// CPU, in cores' worth of time (0: no limit).
-    pub cpus: f64,
-    /// Processes and threads (0: no limit).
-    pub pids: u64,
-}
-
-impl Default for LimitsConfig {
-    fn default() -> Self {
-        LimitsConfig { memory_mb: 2048, cpus: 0.0, pids: 512 }
-    }
-}
-
-impl LimitsConfig {
-    pub fn cgroup(&self) -> paddock_sandbox::cgroup::CgroupLimits {
-        paddock_sandbox::cgroup::CgroupLimits {
-            memory_bytes: (self.memory_mb > 0).then_some(self.memory_mb << 20),
-            cpu_cores: (self.cpus > 0.0).then_some(self.cpus),
-            pids: (self.pids > 0).then_some(self.pids),
-        }
-    }
-}
-
-/// `[workers.microvm]`: how each worker's VM runs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MicroVmConfig {
-    /// Guest memory, MiB.
-    pub memory_mb: u32,
-    /// Guest vCPUs.
-    pub cpus: u32,
-    /// `auto` (KVM when a probe boot works, else TCG), `kvm` or `tcg`.
-    pub accel: String,
-    /// Restore each VM from a snapshot of a booted one (else boot each from scratch).
-    pub snapshot: bool,
-    /// The kernel and cache folder (default `PADDOCK_MICROVM_DIR` or `~/.cache/paddock/microvm`,
-    /// where `scripts/setup-microvm.sh` puts the kernel).
-    pub dir: Option<PathBuf>,
-}
-
-impl Default for MicroVmConfig {
-    fn default() -> Self {
-        MicroVmConfig { memory_mb: 512, cpus: 1, accel: "auto".into(), snapshot: true, dir: None }
-    }
-}
-
-/// See [`WorkerConfig::backend`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WorkerBackend {
-    Local,
-    Process,
-    #[serde(rename = "microvm")]
-    MicroVm,
-    Remote,
-}
-
-impl Default for WorkerConfig {
-    fn default() -> Self {
-        WorkerConfig {
-            backend: WorkerBackend::Local,
-            count: 2,
-            envs_per_worker: 8,
-            sandbox: true,
-            binary: None,
-            remote: Vec::new(),
-            token_env: "PADDOCK_WORKER_TOKEN".into(),
-            tls_ca: None,
-            tls_domain: None,
-            deadline_s: 300.0,
-            microvm: MicroVmConfig::default(),
-            limits: LimitsConfig::default(),
-        }
-    }
-}
-
 /// When training ends: whichever comes first. Absent limits don't apply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -281,6 +168,24 @@ pub struct StopConfig {
     /// greedy evaluation then drives `eval_laps` laps in a row without leaving the track.
     pub completion_rate: Option<f64>,
     pub eval_laps: usize,
+}
+
+impl StopConfig {
+    /// The limit a run with `state` has reached, if any.
+    pub fn reached(&self, state: &crate::RunState) -> Option<String> {
+        if let Some(m) = self.wall_time_minutes {
+            if state.wall_time_s >= m * 60.0 {
+                return Some(format!("wall time reached {m} minutes"));
+            }
+        }
+        if self.iterations.is_some_and(|n| state.iteration >= n) {
+            return Some(format!("{} iterations done", state.iteration));
+        }
+        if self.episodes.is_some_and(|n| state.episodes >= n) {
+            return Some(format!("{} episodes done", state.episodes));
+        }
+        None
+    }
 }
 
 impl Default for StopConfig {
@@ -310,32 +215,32 @@ impl Default for RunConfig {
 
 impl RunConfig {
     /// Reads and checks a TOML config.
-    pub fn from_toml_file(path: &Path) -> Result<RunConfig, TrainError> {
-        let text = std::fs::read_to_string(path).map_err(|e| TrainError::Config(format!("cannot read {}: {e}", path.display())))?;
+    pub fn from_toml_file(path: &Path) -> Result<RunConfig, RunError> {
+        let text = std::fs::read_to_string(path).map_err(|e| RunError::Config(format!("cannot read {}: {e}", path.display())))?;
         Self::parse(&text, Some(path)).map_err(|e| match e {
-            TrainError::Config(m) => TrainError::Config(format!("{}: {m}", path.display())),
+            RunError::Config(m) => RunError::Config(format!("{}: {m}", path.display())),
             other => other,
         })
     }
 
     /// Reads and checks a TOML config held in memory (`action_space_from` needs a file: use
     /// [`RunConfig::from_toml_file`]).
-    pub fn from_toml_str(text: &str) -> Result<RunConfig, TrainError> {
+    pub fn from_toml_str(text: &str) -> Result<RunConfig, RunError> {
         Self::parse(text, None)
     }
 
     /// Parses, resolves `action_space_from` against the config file's folder, and validates.
-    fn parse(text: &str, file: Option<&Path>) -> Result<RunConfig, TrainError> {
-        let mut config: RunConfig = toml::from_str(text).map_err(|e| TrainError::Config(e.to_string()))?;
+    fn parse(text: &str, file: Option<&Path>) -> Result<RunConfig, RunError> {
+        let mut config: RunConfig = toml::from_str(text).map_err(|e| RunError::Config(e.to_string()))?;
         if let Some(metadata) = config.action_space_from.take() {
             let Some(file) = file else {
-                return Err(TrainError::Config("action_space_from is relative to a config file; read the config from its file".into()));
+                return Err(RunError::Config("action_space_from is relative to a config file; read the config from its file".into()));
             };
             let metadata = file.parent().unwrap_or(Path::new(".")).join(metadata);
             let text = std::fs::read_to_string(&metadata)
-                .map_err(|e| TrainError::Config(format!("action_space_from: cannot read {}: {e}", metadata.display())))?;
+                .map_err(|e| RunError::Config(format!("action_space_from: cannot read {}: {e}", metadata.display())))?;
             config.env.action_space = paddock_policy::deepracer::action_space_from_model_metadata(&text, &metadata.display().to_string())
-                .map_err(|e| TrainError::Config(format!("action_space_from: {e}")))?;
+                .map_err(|e| RunError::Config(format!("action_space_from: {e}")))?;
         }
         if config.reward_function.ends_with(".py") {
             // A Python file: made absolute, so the run folder's copy of the config still finds it.
@@ -344,7 +249,7 @@ impl RunConfig {
                 Some(f) if path.is_relative() => f.parent().unwrap_or(Path::new(".")).join(path),
                 _ => path.to_path_buf(),
             };
-            let path = std::fs::canonicalize(&path).map_err(|e| TrainError::Config(format!("reward_function: cannot read {}: {e}", path.display())))?;
+            let path = std::fs::canonicalize(&path).map_err(|e| RunError::Config(format!("reward_function: cannot read {}: {e}", path.display())))?;
             config.reward_function = path.display().to_string();
         }
         if let Some(ca) = config.workers.tls_ca.take() {
@@ -352,7 +257,7 @@ impl RunConfig {
                 Some(f) if ca.is_relative() => f.parent().unwrap_or(Path::new(".")).join(ca),
                 _ => ca,
             };
-            let ca = std::fs::canonicalize(&ca).map_err(|e| TrainError::Config(format!("workers.tls_ca: cannot read {}: {e}", ca.display())))?;
+            let ca = std::fs::canonicalize(&ca).map_err(|e| RunError::Config(format!("workers.tls_ca: cannot read {}: {e}", ca.display())))?;
             config.workers.tls_ca = Some(ca);
         }
         config.validate()?;
@@ -360,12 +265,12 @@ impl RunConfig {
     }
 
     /// The Python reward function's source, when `reward_function` names a `.py` file.
-    pub fn reward_python(&self) -> Result<Option<paddock_sandbox::PythonSource>, TrainError> {
+    pub fn reward_python(&self) -> Result<Option<paddock_sandbox::PythonSource>, RunError> {
         if !self.reward_function.ends_with(".py") {
             return Ok(None);
         }
         let code = std::fs::read_to_string(&self.reward_function)
-            .map_err(|e| TrainError::Config(format!("reward_function: cannot read {}: {e}", self.reward_function)))?;
+            .map_err(|e| RunError::Config(format!("reward_function: cannot read {}: {e}", self.reward_function)))?;
         Ok(Some(paddock_sandbox::PythonSource { file: self.reward_function.clone(), code, deadline_ms: self.reward_deadline_ms }))
     }
 
@@ -376,28 +281,28 @@ impl RunConfig {
     /// The network to build: the configured one, or the sensor's default.
     pub fn network(&self) -> Network {
         self.network.clone().unwrap_or(match self.env.observation {
-            ObservationKind::Camera | ObservationKind::Stereo => Network::Shallow,
-            ObservationKind::Lidar | ObservationKind::State => Network::Mlp { hidden: vec![256, 256] },
+            Sensor::Camera | Sensor::Stereo => Network::Shallow,
+            Sensor::Lidar | Sensor::State => Network::Mlp { hidden: vec![256, 256] },
         })
     }
 
     /// Checks every value; the message names the key.
-    pub fn validate(&self) -> Result<(), TrainError> {
-        let bad = |m: String| Err(TrainError::Config(m));
-        self.env.validate().map_err(|e| TrainError::Config(format!("[env]: {e}")))?;
+    pub fn validate(&self) -> Result<(), RunError> {
+        let bad = |m: String| Err(RunError::Config(m));
+        self.env.validate().map_err(|e| RunError::Config(format!("[env]: {e}")))?;
         if !self.reward_function.ends_with(".py") {
             paddock_sim::builtin_reward(&self.reward_function)
-                .map_err(|e| TrainError::Config(format!("reward_function: {e} (or a DeepRacer reward_function in a .py file)")))?;
+                .map_err(|e| RunError::Config(format!("reward_function: {e} (or a DeepRacer reward_function in a .py file)")))?;
         }
         if self.reward_deadline_ms == 0 || self.reward_deadline_ms > 60_000 {
             return bad(format!("reward_deadline_ms = {} is outside 1..=60000", self.reward_deadline_ms));
         }
         let h = &self.hyperparameters;
-        let in_range = |name: &str, v: f64, lo: f64, hi: f64| -> Result<(), TrainError> {
+        let in_range = |name: &str, v: f64, lo: f64, hi: f64| -> Result<(), RunError> {
             if v.is_finite() && (lo..=hi).contains(&v) {
                 Ok(())
             } else {
-                Err(TrainError::Config(format!("hyperparameters.{name} = {v} is outside {lo}..={hi}")))
+                Err(RunError::Config(format!("hyperparameters.{name} = {v} is outside {lo}..={hi}")))
             }
         };
         in_range("batch_size", h.batch_size as f64, 2.0, 65_536.0)?;
@@ -418,41 +323,14 @@ impl RunConfig {
         in_range("sac_buffer_size", h.sac_buffer_size as f64, 1_000.0, 10_000_000.0)?;
         in_range("sac_updates_per_step", h.sac_updates_per_step, 0.01, 16.0)?;
         in_range("max_steps_per_iteration", h.max_steps_per_iteration as f64, 16.0, 100_000.0)?;
-        in_range("workers.count", self.workers.count as f64, 1.0, 256.0)?;
-        if !(self.workers.deadline_s.is_finite() && (1.0..=86_400.0).contains(&self.workers.deadline_s)) {
-            return Err(TrainError::Config(format!("workers.deadline_s = {} is outside 1..=86400", self.workers.deadline_s)));
-        }
-        if self.workers.backend == WorkerBackend::Remote && self.workers.remote.len() != self.workers.count {
-            return Err(TrainError::Config(format!(
-                "workers.remote lists {} addresses for workers.count = {}",
-                self.workers.remote.len(),
-                self.workers.count
-            )));
-        }
-        in_range("workers.envs_per_worker", self.workers.envs_per_worker as f64, 1.0, 1024.0)?;
-        let vm = &self.workers.microvm;
-        in_range("workers.microvm.memory_mb", vm.memory_mb as f64, 128.0, 65_536.0)?;
-        in_range("workers.microvm.cpus", vm.cpus as f64, 1.0, 64.0)?;
-        let limits = &self.workers.limits;
-        if limits.memory_mb != 0 {
-            in_range("workers.limits.memory_mb", limits.memory_mb as f64, 64.0, 1_048_576.0)?;
-        }
-        if limits.cpus != 0.0 {
-            in_range("workers.limits.cpus", limits.cpus, 0.01, 1024.0)?;
-        }
-        if limits.pids != 0 {
-            in_range("workers.limits.pids", limits.pids as f64, 16.0, 1_000_000.0)?;
-        }
-        if !["auto", "kvm", "tcg"].contains(&vm.accel.as_str()) {
-            return bad(format!("workers.microvm.accel = {:?}: use \"auto\", \"kvm\" or \"tcg\"", vm.accel));
-        }
+        self.workers.validate().map_err(RunError::Config)?;
         if self.algorithm == Algorithm::Sac && self.env.action_space.is_discrete() {
             return bad("algorithm = \"sac\" needs a continuous action space (DeepRacer's rule too)".into());
         }
         let network = self.network();
         let obs_shape = self.env.observation.shape(&self.env.car);
         paddock_policy::network::layer_shapes(&network, &obs_shape)
-            .map_err(|e| TrainError::Config(format!("network {network:?} does not fit the {:?} observation: {e}", self.env.observation)))?;
+            .map_err(|e| RunError::Config(format!("network {network:?} does not fit the {:?} observation: {e}", self.env.observation)))?;
         let s = &self.stop;
         if s.wall_time_minutes.is_none() && s.episodes.is_none() && s.iterations.is_none() && s.completion_rate.is_none() {
             return bad("[stop] sets no limit; give wall_time_minutes, episodes, iterations or completion_rate".into());

@@ -1,0 +1,33 @@
+//! Evaluation as DeepRacer runs it, with the `policy` crate (no libtorch): what the trainer's
+//! lap check, `paddock eval`, the race server and the desktop simulator share.
+//!
+//! - [`laps`]: evaluation laps ([`evaluate`] for a model, [`evaluate_driver`] for any driver)
+//!   and their report.
+//! - [`pictures`]: the driven laps from above (PNG) and the camera's view (GIF).
+
+pub mod laps;
+pub mod pictures;
+
+pub use laps::{evaluate, evaluate_driver, EvalOptions, EvalReport, LapResult};
+pub use pictures::{write_camera_gif, write_top_down_png};
+
+/// What can go wrong in an evaluation; each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// The model's sensor or shape does not match the simulated car.
+    #[error("the model does not fit the car: {0}")]
+    ModelDoesNotFit(String),
+    /// The driver (the car binary, a user's code) could not give an action.
+    #[error("driver: {0}")]
+    Driver(String),
+    #[error("no camera frames were recorded (evaluate with camera_every > 0)")]
+    NoFrames,
+    #[error(transparent)]
+    Policy(#[from] paddock_policy::PolicyError),
+    #[error(transparent)]
+    Sim(#[from] paddock_sim::SimError),
+    #[error(transparent)]
+    Track(#[from] paddock_tracks::TrackError),
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
