@@ -69,10 +69,7 @@ pub fn sim(args: &SimBenchArgs) -> Result<()> {
         println!("track {}, {} envs, pure-pursuit driver, {} s per run", args.track, args.envs, args.seconds);
         println!("{:<12} {:>16} {:>16} {:>10} {:>14}", "observation", "steps/s 1 thread", "steps/s all", "threads", "us/step/core");
         for r in &results {
-            println!(
-                "{:<12} {:>16.0} {:>16.0} {:>10} {:>14.1}",
-                r.observation, r.steps_per_s_one_thread, r.steps_per_s, r.threads, r.us_per_step_one_core
-            );
+            println!("{:<12} {:>16.0} {:>16.0} {:>10} {:>14.1}", r.observation, r.steps_per_s_one_thread, r.steps_per_s, r.threads, r.us_per_step_one_core);
         }
     }
     Ok(())

@@ -124,8 +124,7 @@ impl CarLoop {
         let logged: serde_json::Value = serde_json::from_str(&self.line).with_context(|| format!("car log line {:?}", self.line))?;
         let pulses = self.read_pulses()?;
         let said = (logged["command"]["steering_us"].as_u64(), logged["command"]["throttle_us"].as_u64());
-        ensure!(said == (Some(pulses.steering_us as u64), Some(pulses.throttle_us as u64)),
-            "the car logged {said:?} but the PWM chip holds {pulses:?}");
+        ensure!(said == (Some(pulses.steering_us as u64), Some(pulses.throttle_us as u64)), "the car logged {said:?} but the PWM chip holds {pulses:?}");
         self.latencies_ms.push(logged["latency_ms"].as_f64().unwrap_or(f64::NAN));
         let (steering_angle, speed) = self.calibration.commands(pulses, self.max_steering_deg);
         let car = &env.config().car;

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use paddock_sim::env::Start;
-use paddock_sim::{ObsMut, Sensor};
 use paddock_sim::{lap_limits, sensors, topdown, Env, EnvConfig, TrackScene};
+use paddock_sim::{ObsMut, Sensor};
 use paddock_tracks::{RacingLine, Track};
 use paddock_vehicle::CarSpec;
 
@@ -184,9 +184,7 @@ fn main() -> Result<()> {
             let t = load_directed(&track, reverse)?;
             render(&t, &out, Place { progress, lateral, heading }, sensor, obstacles, bot_cars)
         }
-        Command::Sim(SimCommand::Drive { track, speed, png, json, reverse }) => {
-            drive(load_directed(&track, reverse)?, speed, png.as_deref(), json)
-        }
+        Command::Sim(SimCommand::Drive { track, speed, png, json, reverse }) => drive(load_directed(&track, reverse)?, speed, png.as_deref(), json),
         Command::Train { args } => handover::to_trainer("run", &args),
         Command::Eval(args) => eval::eval_cmd(&args),
         Command::Export(args) => export::export(&args),
@@ -240,8 +238,11 @@ fn tracks(cmd: TracksCommand) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&info)?);
             } else {
                 println!("track          {}", t.name());
-                println!("shape          {}{}", if t.is_closed() { "loop" } else { "open" },
-                    if t.crossings() > 0 { format!(", crosses itself {} time(s)", t.crossings()) } else { String::new() });
+                println!(
+                    "shape          {}{}",
+                    if t.is_closed() { "loop" } else { "open" },
+                    if t.crossings() > 0 { format!(", crosses itself {} time(s)", t.crossings()) } else { String::new() }
+                );
                 println!("waypoints      {}", t.waypoints().len());
                 println!("length         {:.2} m", t.length());
                 println!("width          {:.2} m (narrowest {:.2} m)", t.mean_width(), t.min_width());
@@ -333,10 +334,7 @@ fn render(t: &Track, out: &PathBuf, place: Place, sensor: SensorArg, obstacles: 
         }
     }
     let p = env.params();
-    println!(
-        "wrote {}: car at ({:.2}, {:.2}) m, heading {:.1} deg, {:.2} m from centre",
-        out.display(), p.x, p.y, p.heading, p.distance_from_center
-    );
+    println!("wrote {}: car at ({:.2}, {:.2}) m, heading {:.1} deg, {:.2} m from centre", out.display(), p.x, p.y, p.heading, p.distance_from_center);
     Ok(())
 }
 
@@ -346,11 +344,7 @@ fn drive(t: Track, speed: f32, png: Option<&std::path::Path>, json: bool) -> Res
         bail!("--speed {speed} must be within the car's {}..{} m/s", car.min_speed_mps, car.max_speed_mps);
     }
     let line = RacingLine::compute(&t, &lap_limits(&car)).context("computing the racing line")?;
-    let config = EnvConfig {
-        observation: Sensor::State,
-        action_space: paddock_sim::ActionSpace::full_continuous(&car),
-        ..EnvConfig::default()
-    };
+    let config = EnvConfig { observation: Sensor::State, action_space: paddock_sim::ActionSpace::full_continuous(&car), ..EnvConfig::default() };
     let scene = Arc::new(TrackScene::new(t));
     let mut env = Env::new(Arc::new(config), scene.clone(), paddock_sim::builtin_reward("progress")?, 0)?;
     env.reset(0, Start::At { progress: 0.0, lateral_m: 0.0, heading_offset_rad: 0.0 });
@@ -382,7 +376,10 @@ fn drive(t: Track, speed: f32, png: Option<&std::path::Path>, json: bool) -> Res
     } else if completed {
         println!(
             "{}: pure-pursuit lap at {speed} m/s in {:.2} s; minimum lap time {:.2} s (ratio {:.2})",
-            scene.track().name(), summary.time_s, line.lap_time, summary.time_s as f64 / line.lap_time
+            scene.track().name(),
+            summary.time_s,
+            line.lap_time,
+            summary.time_s as f64 / line.lap_time
         );
     } else {
         println!("{}: the lap ended {} at {:.1} % after {:.2} s", scene.track().name(), summary.status.as_str(), summary.progress, summary.time_s);

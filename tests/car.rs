@@ -26,7 +26,10 @@ fn car_binary() -> PathBuf {
 }
 
 fn laps(report: &serde_json::Value) -> Vec<(bool, f64, u64)> {
-    report["laps"].as_array().expect("laps").iter()
+    report["laps"]
+        .as_array()
+        .expect("laps")
+        .iter()
         .map(|l| (l["completed"].as_bool().unwrap(), l["time_s"].as_f64().unwrap(), l["off_tracks"].as_u64().unwrap()))
         .collect()
 }

@@ -285,9 +285,7 @@ fn a_run_killed_with_sigkill_resumes_from_its_last_checkpoint() {
     let before = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().count();
     // What a kill in the middle of a write leaves: half lines, without their newline.
     use std::io::Write;
-    let append = |file: &str, text: &str| {
-        std::fs::OpenOptions::new().append(true).open(run.join(file)).unwrap().write_all(text.as_bytes()).unwrap()
-    };
+    let append = |file: &str, text: &str| std::fs::OpenOptions::new().append(true).open(run.join(file)).unwrap().write_all(text.as_bytes()).unwrap();
     append("metrics.jsonl", r#"{"iteration": 2, "env_st"#);
     append("simtrace.csv", "7,3,0.1234,0.5,12.0,-30.00,1.500,\"[0.10, 1");
 

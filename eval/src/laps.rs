@@ -95,13 +95,8 @@ pub fn evaluate_driver(
     mut act: impl FnMut(&Env) -> Result<Action, EvalError>,
 ) -> Result<EvalReport, EvalError> {
     // Laps start on the centre line, as DeepRacer's evaluation does; the lap check here ends them.
-    let config = EnvConfig {
-        observation: meta.observation.sensor,
-        action_space,
-        max_steps: u32::MAX,
-        start_jitter_m: 0.0,
-        ..options.env.clone().unwrap_or_default()
-    };
+    let config =
+        EnvConfig { observation: meta.observation.sensor, action_space, max_steps: u32::MAX, start_jitter_m: 0.0, ..options.env.clone().unwrap_or_default() };
     let want = config.observation.shape(&config.car);
     if want != meta.observation.shape {
         return Err(EvalError::ModelDoesNotFit(format!(

@@ -34,9 +34,7 @@ pub fn write_camera_gif(report: &EvalReport, every: usize, path: &Path) -> Resul
     for f in &report.frames {
         let rgba: Vec<u8> = f.iter().flat_map(|&g| [g, g, g, 255]).collect();
         let image = RgbaImage::from_raw(w, h, rgba).expect("frame size");
-        encoder
-            .encode_frame(Frame::from_parts(image, 0, 0, Delay::from_numer_denom_ms(delay_ms, 1)))
-            .map_err(|e| io(std::io::Error::other(e)))?;
+        encoder.encode_frame(Frame::from_parts(image, 0, 0, Delay::from_numer_denom_ms(delay_ms, 1))).map_err(|e| io(std::io::Error::other(e)))?;
     }
     Ok(())
 }

@@ -10,12 +10,7 @@ use rand::SeedableRng;
 
 fn policy(network: Network, sensor: Sensor, shape: Vec<usize>) -> Policy {
     let preprocessing = if sensor.is_image() { Preprocessing::IMAGE } else { Preprocessing::LIDAR };
-    let meta = ModelMetadata::new(
-        network,
-        Head::Categorical,
-        ObservationSpec { sensor, shape, preprocessing },
-        ActionSpace::deepracer_default_discrete(),
-    );
+    let meta = ModelMetadata::new(network, Head::Categorical, ObservationSpec { sensor, shape, preprocessing }, ActionSpace::deepracer_default_discrete());
     let mut rng = rand_pcg::Pcg64::seed_from_u64(1);
     let tensors = random_tensors(&meta, &mut rng).expect("random weights");
     Policy::new(meta, &tensors).expect("policy")

@@ -85,7 +85,13 @@ mod tests {
         let mut rgb = vec![0u8; w * h * 3];
         for y in 0..h {
             for x in 0..w {
-                let p = if y < h / 4 { [100, 100, 100] } else if x < w / 2 { [255, 255, 255] } else { [255, 0, 0] };
+                let p = if y < h / 4 {
+                    [100, 100, 100]
+                } else if x < w / 2 {
+                    [255, 255, 255]
+                } else {
+                    [255, 0, 0]
+                };
                 rgb[3 * (y * w + x)..3 * (y * w + x) + 3].copy_from_slice(&p);
             }
         }

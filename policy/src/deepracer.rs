@@ -18,16 +18,11 @@ pub fn to_model_metadata(meta: &ModelMetadata) -> Result<Value, PolicyError> {
             )))
         }
     };
-    let network = meta.network.deepracer_name().ok_or_else(|| {
-        PolicyError::Metadata(format!("DeepRacer has no {:?} network", meta.network))
-    })?;
+    let network = meta.network.deepracer_name().ok_or_else(|| PolicyError::Metadata(format!("DeepRacer has no {:?} network", meta.network)))?;
     let action_space = match &meta.action_space {
-        ActionSpace::Discrete(list) => Value::Array(
-            list.iter()
-                .enumerate()
-                .map(|(i, a)| json!({ "steering_angle": a.steering_angle, "speed": a.speed, "index": i }))
-                .collect(),
-        ),
+        ActionSpace::Discrete(list) => {
+            Value::Array(list.iter().enumerate().map(|(i, a)| json!({ "steering_angle": a.steering_angle, "speed": a.speed, "index": i })).collect())
+        }
         continuous => serde_json::to_value(continuous).map_err(|e| PolicyError::Metadata(e.to_string()))?,
     };
     let algorithm = if meta.training.algorithm.is_empty() { "clipped_ppo" } else { meta.training.algorithm.as_str() };

@@ -116,15 +116,10 @@ impl Head {
     /// normalised values clipped to -1..1 and rescaled onto the space's ranges.
     pub fn to_action(&self, space: &ActionSpace, raw: [f32; 2]) -> Action {
         match space {
-            ActionSpace::Discrete(list) => {
-                Action::Discrete((raw[0].max(0.0) as usize).min(list.len().saturating_sub(1)))
-            }
+            ActionSpace::Discrete(list) => Action::Discrete((raw[0].max(0.0) as usize).min(list.len().saturating_sub(1))),
             ActionSpace::Continuous { steering_angle, speed } => {
                 let scale = |x: f32, lo: f32, hi: f32| lo + (x.clamp(-1.0, 1.0) + 1.0) * 0.5 * (hi - lo);
-                Action::Continuous {
-                    steering_angle: scale(raw[0], steering_angle.low, steering_angle.high),
-                    speed: scale(raw[1], speed.low, speed.high),
-                }
+                Action::Continuous { steering_angle: scale(raw[0], steering_angle.low, steering_angle.high), speed: scale(raw[1], speed.low, speed.high) }
             }
         }
     }

@@ -16,13 +16,24 @@ use crate::PolicyError;
 pub use paddock_vehicle::sensor::Observations;
 
 enum Op {
-    Conv { weight: Array2<f32>, bias: Array1<f32>, kernel: usize, stride: usize },
+    Conv {
+        weight: Array2<f32>,
+        bias: Array1<f32>,
+        kernel: usize,
+        stride: usize,
+    },
     /// Per channel: `x * scale + shift` (batch norm folded with its running statistics).
-    Affine { scale: Vec<f32>, shift: Vec<f32> },
+    Affine {
+        scale: Vec<f32>,
+        shift: Vec<f32>,
+    },
     Relu,
     Tanh,
     Flatten,
-    Dense { weight_t: Array2<f32>, bias: Array1<f32> },
+    Dense {
+        weight_t: Array2<f32>,
+        bias: Array1<f32>,
+    },
 }
 
 /// A loaded model, ready to act.
@@ -51,9 +62,7 @@ impl Policy {
 
     pub fn new(meta: ModelMetadata, tensors: &Tensors) -> Result<Policy, PolicyError> {
         meta.validate()?;
-        let get = |name: &str| {
-            tensors.get(name).ok_or_else(|| PolicyError::Weights(format!("missing tensor '{name}'")))
-        };
+        let get = |name: &str| tensors.get(name).ok_or_else(|| PolicyError::Weights(format!("missing tensor '{name}'")));
         let matrix = |name: &str| -> Result<Array2<f32>, PolicyError> {
             let (shape, v) = get(name)?;
             let cols = shape[1..].iter().product();
@@ -64,12 +73,8 @@ impl Policy {
         for (i, layer) in meta.network.layers().into_iter().enumerate() {
             let n = |p: &str| format!("torso.{i}.{p}");
             ops.push(match layer {
-                Layer::Conv { kernel, stride, .. } => {
-                    Op::Conv { weight: matrix(&n("weight"))?, bias: vector(&n("bias"))?, kernel, stride }
-                }
-                Layer::Dense { .. } => {
-                    Op::Dense { weight_t: matrix(&n("weight"))?.reversed_axes().as_standard_layout().to_owned(), bias: vector(&n("bias"))? }
-                }
+                Layer::Conv { kernel, stride, .. } => Op::Conv { weight: matrix(&n("weight"))?, bias: vector(&n("bias"))?, kernel, stride },
+                Layer::Dense { .. } => Op::Dense { weight_t: matrix(&n("weight"))?.reversed_axes().as_standard_layout().to_owned(), bias: vector(&n("bias"))? },
                 Layer::BatchNorm => {
                     let (gamma, beta) = (vector(&n("weight"))?, vector(&n("bias"))?);
                     let (mean, var) = (vector(&n("running_mean"))?, vector(&n("running_var"))?);
@@ -118,7 +123,9 @@ impl Policy {
         let (len, total) = (self.input_len, obs.len());
         if total == 0 || total % len != 0 {
             return Err(PolicyError::Observation(format!(
-                "{total} values is not a whole number of {:?} observations of {len} ({:?})", spec.sensor, spec.shape)));
+                "{total} values is not a whole number of {:?} observations of {len} ({:?})",
+                spec.sensor, spec.shape
+            )));
         }
         let p = spec.preprocessing;
         let values: Vec<f32> = match (obs, spec.sensor.is_image()) {

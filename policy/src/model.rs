@@ -99,15 +99,7 @@ pub struct TrainingInfo {
 
 impl ModelMetadata {
     pub fn new(network: Network, head: Head, observation: ObservationSpec, action_space: ActionSpace) -> Self {
-        ModelMetadata {
-            format: FORMAT.into(),
-            format_version: FORMAT_VERSION,
-            network,
-            head,
-            observation,
-            action_space,
-            training: TrainingInfo::default(),
-        }
+        ModelMetadata { format: FORMAT.into(), format_version: FORMAT_VERSION, network, head, observation, action_space, training: TrainingInfo::default() }
     }
 
     /// Checks that the parts fit together: network and sensor, head and action space.
@@ -124,8 +116,11 @@ impl ModelMetadata {
         }
         feature_len(&self.network, &self.observation.shape)?;
         if !self.head.fits(&self.action_space) {
-            return bad(format!("a {:?} head does not fit a {} action space", self.head,
-                if self.action_space.is_discrete() { "discrete" } else { "continuous" }));
+            return bad(format!(
+                "a {:?} head does not fit a {} action space",
+                self.head,
+                if self.action_space.is_discrete() { "discrete" } else { "continuous" }
+            ));
         }
         if self.action_space.is_empty() {
             return bad("the action space is empty".into());
@@ -191,10 +186,8 @@ pub fn tensors_from_bytes(bytes: &[u8], origin: &str) -> Result<Tensors, PolicyE
 }
 
 fn serialize(tensors: &Tensors, info: Option<HashMap<String, String>>) -> Result<Vec<u8>, PolicyError> {
-    let bytes: Vec<(&String, Vec<u8>, &Vec<usize>)> = tensors
-        .iter()
-        .map(|(name, (shape, values))| (name, values.iter().flat_map(|v| v.to_le_bytes()).collect(), shape))
-        .collect();
+    let bytes: Vec<(&String, Vec<u8>, &Vec<usize>)> =
+        tensors.iter().map(|(name, (shape, values))| (name, values.iter().flat_map(|v| v.to_le_bytes()).collect(), shape)).collect();
     let views = bytes
         .iter()
         .map(|(name, data, shape)| TensorView::new(Dtype::F32, shape.to_vec(), data).map(|v| (name.as_str(), v)))
@@ -219,11 +212,7 @@ pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<(ModelMetadata, Tensors)
     let corrupt = |e: safetensors::SafeTensorError| PolicyError::Corrupt { path: origin.into(), message: e.to_string() };
     let not_model = |m: String| PolicyError::NotAModel { path: origin.into(), message: m };
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(corrupt)?;
-    let json = header
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get(METADATA_KEY))
-        .ok_or_else(|| not_model(format!("its header has no '{METADATA_KEY}' metadata")))?;
+    let json = header.metadata().as_ref().and_then(|m| m.get(METADATA_KEY)).ok_or_else(|| not_model(format!("its header has no '{METADATA_KEY}' metadata")))?;
     // Read the version first so that a newer file says so rather than failing on a new field.
     let probe: serde_json::Value = serde_json::from_str(json).map_err(|e| not_model(format!("metadata is not JSON: {e}")))?;
     if probe.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {

@@ -51,14 +51,25 @@ impl Network {
         let conv = |out, kernel, stride| Conv { out, kernel, stride };
         match self {
             Network::Shallow => vec![conv(32, 8, 4), Relu, conv(64, 4, 2), Relu, conv(64, 3, 1), Relu, Flatten],
-            Network::Deep => vec![
-                conv(32, 5, 2), Tanh, conv(32, 3, 1), Tanh, conv(64, 3, 2), Tanh, conv(64, 3, 1), Tanh,
-                Flatten, Dense { out: 64 }, Tanh,
-            ],
+            Network::Deep => vec![conv(32, 5, 2), Tanh, conv(32, 3, 1), Tanh, conv(64, 3, 2), Tanh, conv(64, 3, 1), Tanh, Flatten, Dense { out: 64 }, Tanh],
             Network::DeepDeep => vec![
-                conv(32, 8, 4), BatchNorm, Relu, conv(32, 4, 2), BatchNorm, Relu,
-                conv(64, 4, 2), BatchNorm, Relu, conv(64, 3, 1), BatchNorm, Relu,
-                Flatten, Dense { out: 512 }, Relu, Dense { out: 512 }, Relu,
+                conv(32, 8, 4),
+                BatchNorm,
+                Relu,
+                conv(32, 4, 2),
+                BatchNorm,
+                Relu,
+                conv(64, 4, 2),
+                BatchNorm,
+                Relu,
+                conv(64, 3, 1),
+                BatchNorm,
+                Relu,
+                Flatten,
+                Dense { out: 512 },
+                Relu,
+                Dense { out: 512 },
+                Relu,
             ],
             Network::Mlp { hidden } => hidden.iter().flat_map(|&out| [Dense { out }, Relu]).collect(),
         }
@@ -68,13 +79,19 @@ impl Network {
 /// One step of a torso. Convolutions are unpadded ("valid"), as DeepRacer's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layer {
-    Conv { out: usize, kernel: usize, stride: usize },
+    Conv {
+        out: usize,
+        kernel: usize,
+        stride: usize,
+    },
     /// Per-channel batch norm; inference uses the running statistics.
     BatchNorm,
     Relu,
     Tanh,
     Flatten,
-    Dense { out: usize },
+    Dense {
+        out: usize,
+    },
 }
 
 /// Epsilon of batch norm, PyTorch's default.

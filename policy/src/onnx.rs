@@ -199,19 +199,25 @@ fn doc_string(meta: &ModelMetadata, has_value: bool) -> String {
         "Paddock policy ({:?} network, {:?} head) for {:?} observations.\n\
          Input '{INPUT}': {kind} [batch, {}], raw {units}; the graph applies {applies} itself.\n\
          Output '{OUTPUT_PI}': float [batch, {outputs}], ",
-        meta.network, meta.head, spec.sensor, shape.join(", "),
+        meta.network,
+        meta.head,
+        spec.sensor,
+        shape.join(", "),
     );
     let value = if has_value { format!("\nOutput '{OUTPUT_VALUE}': float [batch, 1], the state value.") } else { String::new() };
     doc += &match meta.head {
         Head::Categorical => format!(
             "logits, one per action of the action space (in metadata_props '{METADATA_KEY}').{value}\n\
-             Output '{OUTPUT_PROBABILITIES}': float [batch, {outputs}], the softmax of the logits."),
+             Output '{OUTPUT_PROBABILITIES}': float [batch, {outputs}], the softmax of the logits."
+        ),
         Head::Gaussian => format!(
             "means of the normalised (-1..1) steering and speed.{value}\n\
-             Output '{OUTPUT_LOG_STD}': float [2], the state-independent log standard deviations of steering and speed."),
+             Output '{OUTPUT_LOG_STD}': float [2], the state-independent log standard deviations of steering and speed."
+        ),
         Head::SquashedGaussian => format!(
             "means, then log standard deviations (clamp to {LOG_STD_MIN}..{LOG_STD_MAX}), of steering and speed \
-             before tanh; the greedy action is tanh(mean), normalised -1..1.{value}"),
+             before tanh; the greedy action is tanh(mean), normalised -1..1.{value}"
+        ),
     };
     doc
 }
@@ -229,7 +235,12 @@ fn value_info(name: &str, elem_type: i32, dims: Vec<Dim>, doc: &str) -> proto::V
     use proto::tensor_shape_proto::{dimension::Value, Dimension};
     let dim = dims
         .into_iter()
-        .map(|d| Dimension { value: Some(match d { Dim::Value(v) => Value::DimValue(v), Dim::Param(p) => Value::DimParam(p) }) })
+        .map(|d| Dimension {
+            value: Some(match d {
+                Dim::Value(v) => Value::DimValue(v),
+                Dim::Param(p) => Value::DimParam(p),
+            }),
+        })
         .collect();
     let tensor = proto::type_proto::Tensor { elem_type: Some(elem_type), shape: Some(proto::TensorShapeProto { dim }) };
     proto::ValueInfoProto { name: name.into(), r#type: Some(proto::TypeProto { tensor_type: Some(tensor) }), doc_string: doc.into() }

@@ -2,7 +2,7 @@ use rand::SeedableRng;
 
 use super::*;
 use crate::distribution::Head;
-use crate::model::{random_tensors, FORMAT_VERSION, ObservationSpec, Preprocessing, Sensor};
+use crate::model::{random_tensors, ObservationSpec, Preprocessing, Sensor, FORMAT_VERSION};
 use crate::network::{layer_shapes, Network};
 use paddock_vehicle::action::ActionSpace;
 
@@ -180,10 +180,8 @@ fn broken_files_are_refused_with_a_message_that_says_why() {
 /// Writes a file by hand, bypassing the checks `to_bytes` makes, as a foreign tool might.
 fn replace_metadata(tensors: &Tensors, json: String) -> Vec<u8> {
     use safetensors::tensor::{Dtype, TensorView};
-    let data: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
-        .iter()
-        .map(|(n, (s, v))| (n.clone(), v.iter().flat_map(|x| x.to_le_bytes()).collect(), s.clone()))
-        .collect();
+    let data: Vec<(String, Vec<u8>, Vec<usize>)> =
+        tensors.iter().map(|(n, (s, v))| (n.clone(), v.iter().flat_map(|x| x.to_le_bytes()).collect(), s.clone())).collect();
     let views: Vec<(&str, TensorView)> = data.iter().map(|(n, b, s)| (n.as_str(), TensorView::new(Dtype::F32, s.clone(), b).unwrap())).collect();
     safetensors::serialize(views, Some([(model::METADATA_KEY.to_string(), json)].into())).unwrap()
 }

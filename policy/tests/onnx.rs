@@ -39,7 +39,11 @@ fn cases() -> Vec<(&'static str, ModelMetadata, bool)> {
         ("mlp lidar categorical (clip_max)", lidar(Head::Categorical), true),
         ("mlp lidar gaussian, no value head", lidar(Head::Gaussian), false),
         ("mlp state squashed gaussian", meta(Network::Mlp { hidden: vec![16] }, Sensor::State, &[9], Preprocessing::IDENTITY, Head::SquashedGaussian), true),
-        ("bare linear state policy (no torso)", meta(Network::Mlp { hidden: vec![] }, Sensor::State, &[9], Preprocessing { scale: 0.5, clip_max: Some(3.0) }, Head::Categorical), false),
+        (
+            "bare linear state policy (no torso)",
+            meta(Network::Mlp { hidden: vec![] }, Sensor::State, &[9], Preprocessing { scale: 0.5, clip_max: Some(3.0) }, Head::Categorical),
+            false,
+        ),
     ]
 }
 
@@ -243,11 +247,14 @@ fn the_file_declares_opset_metadata_inputs_and_weights() {
     let outputs: Vec<_> = g.output.iter().map(|o| (o.name.as_str(), dims(o))).collect();
     let float = pb::tensor_proto::DataType::Float as i32;
     let actions = meta.action_space.len().to_string();
-    assert_eq!(outputs, vec![
-        ("pi", (float, vec!["batch".to_string(), actions.clone()])),
-        ("value", (float, vec!["batch".to_string(), "1".to_string()])),
-        ("probabilities", (float, vec!["batch".to_string(), actions])),
-    ]);
+    assert_eq!(
+        outputs,
+        vec![
+            ("pi", (float, vec!["batch".to_string(), actions.clone()])),
+            ("value", (float, vec!["batch".to_string(), "1".to_string()])),
+            ("probabilities", (float, vec!["batch".to_string(), actions])),
+        ]
+    );
 
     // Every weight, as raw little-endian f32 with its shape, and nothing else but the two
     // preprocessing scalars.

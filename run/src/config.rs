@@ -237,8 +237,8 @@ impl RunConfig {
                 return Err(RunError::Config("action_space_from is relative to a config file; read the config from its file".into()));
             };
             let metadata = file.parent().unwrap_or(Path::new(".")).join(metadata);
-            let text = std::fs::read_to_string(&metadata)
-                .map_err(|e| RunError::Config(format!("action_space_from: cannot read {}: {e}", metadata.display())))?;
+            let text =
+                std::fs::read_to_string(&metadata).map_err(|e| RunError::Config(format!("action_space_from: cannot read {}: {e}", metadata.display())))?;
             config.env.action_space = paddock_policy::deepracer::action_space_from_model_metadata(&text, &metadata.display().to_string())
                 .map_err(|e| RunError::Config(format!("action_space_from: {e}")))?;
         }

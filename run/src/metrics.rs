@@ -97,9 +97,7 @@ pub fn read_metrics(path: &Path) -> Result<Vec<IterationMetrics>, RunError> {
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| RunError::Folder { path: path.display().to_string(), message: format!("line {}: {e}", i + 1) })
-        })
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| RunError::Folder { path: path.display().to_string(), message: format!("line {}: {e}", i + 1) }))
         .collect()
 }
 

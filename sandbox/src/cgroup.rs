@@ -54,16 +54,12 @@ impl Cgroup {
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| format!("/proc/self/mountinfo: {e}"))?;
         let own = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| format!("/proc/self/cgroup: {e}"))?;
         let mut group = Cgroup { dirs: Vec::new(), procs: Vec::new(), memory: None, limits: *limits };
-        let wanted = [
-            (Controller::Memory, limits.memory_bytes.is_some()),
-            (Controller::Cpu, limits.cpu_cores.is_some()),
-            (Controller::Pids, limits.pids.is_some()),
-        ];
+        let wanted =
+            [(Controller::Memory, limits.memory_bytes.is_some()), (Controller::Cpu, limits.cpu_cores.is_some()), (Controller::Pids, limits.pids.is_some())];
         for (controller, _) in wanted.iter().filter(|(_, on)| *on) {
             let (dir, version) = group.dir_for(*controller, name, &mounts, &own)?;
-            let write = |file: &str, value: String| {
-                std::fs::write(dir.join(file), &value).map_err(|e| format!("setting {} to {value}: {e}", dir.join(file).display()))
-            };
+            let write =
+                |file: &str, value: String| std::fs::write(dir.join(file), &value).map_err(|e| format!("setting {} to {value}: {e}", dir.join(file).display()));
             match (controller, version) {
                 (Controller::Memory, 1) => {
                     let bytes = limits.memory_bytes.unwrap_or(u64::MAX);
@@ -209,7 +205,8 @@ impl Drop for Cgroup {
         for dir in self.dirs.iter().rev() {
             // A group can only go once empty: kill what's left (the worker's own children).
             for _ in 0..50 {
-                let pids: Vec<i32> = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect();
+                let pids: Vec<i32> =
+                    std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()).collect();
                 for pid in &pids {
                     // SAFETY: a signal to a process inside this worker's own group.
                     unsafe { libc::kill(*pid, libc::SIGKILL) };

@@ -230,10 +230,7 @@ pub fn worker_binary() -> Result<PathBuf, WorkerError> {
     let exe = std::env::current_exe().map_err(|e| WorkerError::Start(format!("cannot locate this program: {e}")))?;
     let dir = exe.parent().unwrap_or(Path::new("."));
     [dir.join("paddock-worker"), dir.join("../paddock-worker")].into_iter().find(|p| p.is_file()).ok_or_else(|| {
-        WorkerError::Start(format!(
-            "no paddock-worker beside {} (build it: cargo build --release -p paddock-sandbox; or set workers.binary)",
-            exe.display()
-        ))
+        WorkerError::Start(format!("no paddock-worker beside {} (build it: cargo build --release -p paddock-sandbox; or set workers.binary)", exe.display()))
     })
 }
 

@@ -125,11 +125,27 @@ impl GrpcWorkers {
             .build()
             .map_err(|e| WorkerError::Setup { worker: 0, message: format!("async runtime: {e}") })?;
         let token = match token {
-            Some(t) => Token(Some(format!("Bearer {t}").parse().map_err(|_| WorkerError::Setup { worker: 0, message: "the token must be printable ASCII".into() })?)),
+            Some(t) => {
+                Token(Some(format!("Bearer {t}").parse().map_err(|_| WorkerError::Setup { worker: 0, message: "the token must be printable ASCII".into() })?))
+            }
             None => Token(None),
         };
-        let conns = endpoints.into_iter().enumerate().map(|(id, endpoint)| Conn { id, endpoint, client: None, child: None, vm: None, cgroup: None, generation: 0 }).collect();
-        let mut w = GrpcWorkers { rt, conns, spec: spec.clone(), expect: Expect::of(spec), token, current: None, deadline, incidents: Vec::new(), isolation: Vec::new() };
+        let conns = endpoints
+            .into_iter()
+            .enumerate()
+            .map(|(id, endpoint)| Conn { id, endpoint, client: None, child: None, vm: None, cgroup: None, generation: 0 })
+            .collect();
+        let mut w = GrpcWorkers {
+            rt,
+            conns,
+            spec: spec.clone(),
+            expect: Expect::of(spec),
+            token,
+            current: None,
+            deadline,
+            incidents: Vec::new(),
+            isolation: Vec::new(),
+        };
         for i in 0..w.conns.len() {
             let isolation = w.start(i)?;
             w.isolation.push(isolation);
@@ -224,19 +240,22 @@ impl GrpcWorkers {
         let isolation = self
             .rt
             .block_on(async {
-                let hello = tokio::time::timeout(deadline, client.hello(pb::HelloRequest { protocol_version: PROTOCOL_VERSION })).await
+                let hello = tokio::time::timeout(deadline, client.hello(pb::HelloRequest { protocol_version: PROTOCOL_VERSION }))
+                    .await
                     .map_err(|_| "no answer to hello".to_string())?
                     .map_err(|s| format!("hello: {}", s.message()))?
                     .into_inner();
                 if hello.protocol_version != PROTOCOL_VERSION {
                     return Err(format!("worker speaks protocol {}, this trainer {PROTOCOL_VERSION}", hello.protocol_version));
                 }
-                let setup = tokio::time::timeout(deadline, client.setup(pb::SetupRequest { worker_id: id as u32, spec_json })).await
+                let setup = tokio::time::timeout(deadline, client.setup(pb::SetupRequest { worker_id: id as u32, spec_json }))
+                    .await
                     .map_err(|_| "no answer to setup".to_string())?
                     .map_err(|s| format!("setup: {}", s.message()))?
                     .into_inner();
                 if let Some((version, model)) = current {
-                    tokio::time::timeout(deadline, client.publish(pb::PublishRequest { version, model: model.to_vec() })).await
+                    tokio::time::timeout(deadline, client.publish(pb::PublishRequest { version, model: model.to_vec() }))
+                        .await
                         .map_err(|_| "no answer to publish".to_string())?
                         .map_err(|s| format!("publish: {}", s.message()))?;
                 }
@@ -414,7 +433,10 @@ impl Workers for GrpcWorkers {
                 }
             }
             if done[i].is_none() {
-                return Err(WorkerError::Run { worker: i, message: format!("no worker could do its rollout: {}", self.incidents.last().cloned().unwrap_or_default()) });
+                return Err(WorkerError::Run {
+                    worker: i,
+                    message: format!("no worker could do its rollout: {}", self.incidents.last().cloned().unwrap_or_default()),
+                });
             }
         }
         Ok(done.into_iter().map(|r| r.expect("filled above")).collect())

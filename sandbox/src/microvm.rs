@@ -14,8 +14,8 @@
 //! is copied at start-up, and the pages every VM only reads are shared between them.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::hash::{Hash, Hasher};
 use std::fs::File;
+use std::hash::{Hash, Hasher};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
@@ -187,9 +187,7 @@ impl Guest {
             Start::SnapshotSource(ram) => cmd.args(["-M", &format!("{machine},memory-backend=ram"), "-object", &memory(&ram.display().to_string(), "on")]),
             Start::Restore { ram, state } => {
                 inherit.extend([ram.as_raw_fd(), state.as_raw_fd()]);
-                cmd.args(["-M", &format!("{machine},memory-backend=ram"), "-object", &memory(&fd_path(ram), "off")])
-                    .args(["-incoming", "defer"])
-                    .args(sandbox)
+                cmd.args(["-M", &format!("{machine},memory-backend=ram"), "-object", &memory(&fd_path(ram), "off")]).args(["-incoming", "defer"]).args(sandbox)
             }
         };
         cmd.args(["-nodefaults", "-no-user-config", "-display", "none", "-no-reboot"]);
@@ -199,7 +197,12 @@ impl Guest {
         };
         cmd.args(["-smp", &self.cpus.to_string(), "-m", &format!("{}M", self.memory_mb), "-serial", "stdio"]);
         cmd.args(["-kernel", &fd_path(&self.kernel), "-initrd", &fd_path(&self.initramfs), "-append", &self.append]);
-        cmd.args(["-device", "virtio-serial-device", "-chardev", &format!("socket,id=worker,path={},server=on,wait=off", escape(&socket.display().to_string()))]);
+        cmd.args([
+            "-device",
+            "virtio-serial-device",
+            "-chardev",
+            &format!("socket,id=worker,path={},server=on,wait=off", escape(&socket.display().to_string())),
+        ]);
         cmd.args(["-device", &format!("virtserialport,chardev=worker,name={PORT_NAME}")]);
         cmd.args(["-qmp", &format!("unix:{},server=on,wait=off", escape(&qmp.display().to_string()))]);
         let stderr = File::create(dir.join("qemu.log")).map_err(|e| e.to_string())?;
@@ -331,7 +334,10 @@ enum Start<'a> {
     /// Boots with its memory in this file, to be snapshotted.
     SnapshotSource(&'a Path),
     /// Maps `ram` copy-on-write and reads the device state from `state`.
-    Restore { ram: &'a File, state: &'a File },
+    Restore {
+        ram: &'a File,
+        state: &'a File,
+    },
 }
 
 /// Holds an exclusive `flock` on the cache folder while it lives.
@@ -687,7 +693,8 @@ fn shared_libraries(binary: &Path) -> Result<Vec<PathBuf>, String> {
 
 /// The standard library, without tests, GUI, packaging tools and other interpreters' bytecode.
 fn add_python_stdlib(root: &Path, pyc_suffix: &str, add: &mut impl FnMut(&str, Entry)) -> Result<(), String> {
-    const SKIP: [&str; 11] = ["test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "site-packages", "dist-packages", "pydoc_data", "venv"];
+    const SKIP: [&str; 11] =
+        ["test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "site-packages", "dist-packages", "pydoc_data", "venv"];
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;

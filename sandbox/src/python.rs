@@ -53,16 +53,10 @@ impl PythonRewardFile {
         })?;
         let shared = Arc::new(Shared { function, file: file.into(), deadline, running: Mutex::new(None), call: Mutex::new(()), fired: AtomicBool::new(false) });
         let weak = Arc::downgrade(&shared);
-        std::thread::Builder::new()
-            .name("reward-watchdog".into())
-            .spawn(move || watchdog(weak))
-            .map_err(|e| format!("reward watchdog: {e}"))?;
+        std::thread::Builder::new().name("reward-watchdog".into()).spawn(move || watchdog(weak)).map_err(|e| format!("reward watchdog: {e}"))?;
         // Apart from the watchdog, which waits for the GIL that C code may hold.
         let weak = Arc::downgrade(&shared);
-        std::thread::Builder::new()
-            .name("reward-stuck".into())
-            .spawn(move || stuck_watch(weak))
-            .map_err(|e| format!("reward watchdog: {e}"))?;
+        std::thread::Builder::new().name("reward-stuck".into()).spawn(move || stuck_watch(weak)).map_err(|e| format!("reward watchdog: {e}"))?;
         Ok(PythonRewardFile { shared })
     }
 

@@ -67,7 +67,6 @@ pub struct RolloutRequest {
     pub trace: bool,
 }
 
-
 /// An episode that ended during a rollout.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct EpisodeRecord {
@@ -171,8 +170,13 @@ impl RolloutWorker {
         let config = self.envs.envs()[0].config();
         let meta = policy.metadata();
         if meta.observation.shape != config.observation.shape(&config.car) || meta.observation.sensor.is_image() != config.observation.is_image() {
-            return Err(refuse(format!("it takes {:?} {:?} observations; the envs give {:?} {:?}",
-                meta.observation.sensor, meta.observation.shape, config.observation, config.observation.shape(&config.car))));
+            return Err(refuse(format!(
+                "it takes {:?} {:?} observations; the envs give {:?} {:?}",
+                meta.observation.sensor,
+                meta.observation.shape,
+                config.observation,
+                config.observation.shape(&config.car)
+            )));
         }
         if meta.action_space != config.action_space {
             return Err(refuse("its action space differs from the envs' action space".into()));

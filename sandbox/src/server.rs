@@ -82,10 +82,7 @@ fn stuck(message: String) -> Status {
 }
 
 /// Runs `f` on the worker off the async threads (a rollout is seconds of CPU).
-async fn with_worker<T: Send + 'static>(
-    state: &Arc<Mutex<State>>,
-    f: impl FnOnce(&mut State) -> Result<T, Status> + Send + 'static,
-) -> Result<T, Status> {
+async fn with_worker<T: Send + 'static>(state: &Arc<Mutex<State>>, f: impl FnOnce(&mut State) -> Result<T, Status> + Send + 'static) -> Result<T, Status> {
     let state = state.clone();
     tokio::task::spawn_blocking(move || {
         // One request at a time: a second trainer, or one reconnecting to a worker still stuck in
@@ -229,9 +226,5 @@ pub async fn serve_tcp(addr: std::net::SocketAddr, token: Option<String>, tls: O
         server = server.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity)).map_err(|e| format!("TLS: {e}"))?;
     }
     let incoming = tonic::transport::server::TcpIncoming::bind(addr).map_err(|e| format!("listening on {addr}: {e}"))?.with_nodelay(Some(true));
-    server
-        .add_service(InterceptedService::new(service.into_server(), check))
-        .serve_with_incoming(incoming)
-        .await
-        .map_err(|e| e.to_string())
+    server.add_service(InterceptedService::new(service.into_server(), check)).serve_with_incoming(incoming).await.map_err(|e| e.to_string())
 }

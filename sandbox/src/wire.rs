@@ -136,11 +136,8 @@ pub fn rollout_from_pb(r: pb::CollectReply) -> Result<Rollout, String> {
     if image && (!r.obs_f32.is_empty() || !r.last_obs_f32.is_empty()) {
         return Err("observations of the wrong type".into());
     }
-    let (obs, last_obs) = if image {
-        (ObsBuffer::U8(r.obs_u8), ObsBuffer::U8(r.last_obs_u8))
-    } else {
-        (ObsBuffer::F32(r.obs_f32), ObsBuffer::F32(r.last_obs_f32))
-    };
+    let (obs, last_obs) =
+        if image { (ObsBuffer::U8(r.obs_u8), ObsBuffer::U8(r.last_obs_u8)) } else { (ObsBuffer::F32(r.obs_f32), ObsBuffer::F32(r.last_obs_f32)) };
     if r.actions.len() % 2 != 0 {
         return Err(format!("{} action values, not pairs", r.actions.len()));
     }

@@ -98,7 +98,8 @@ pub fn probe(outside: Option<&Path>, port: Option<u16>) -> Result<serde_json::Va
     let mut big: Vec<u8> = Vec::new();
     put("allocate 10 GB", verdict(big.try_reserve_exact(10 << 30)));
     put("thread", verdict(std::thread::spawn(|| 1).join().map_err(|_| "panicked")));
-    let pids = std::fs::read_dir("/proc").map(|d| d.filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok()).count()).unwrap_or(0);
+    let pids =
+        std::fs::read_dir("/proc").map(|d| d.filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok()).count()).unwrap_or(0);
     put("processes visible", pids.to_string());
     Ok(serde_json::Value::Object(report))
 }

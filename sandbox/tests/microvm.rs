@@ -66,11 +66,7 @@ fn a_vm_killed_mid_run_is_replaced_and_its_rollout_redone() {
 }
 
 fn python_spec(file: &str, code: String) -> WorkerSpec {
-    WorkerSpec {
-        reward_function: file.into(),
-        reward_python: Some(PythonSource { file: file.into(), code, deadline_ms: 2000 }),
-        ..spec()
-    }
+    WorkerSpec { reward_function: file.into(), reward_python: Some(PythonSource { file: file.into(), code, deadline_ms: 2000 }), ..spec() }
 }
 
 #[test]
@@ -82,7 +78,10 @@ fn python_rewards_run_in_the_guest_and_see_nothing_of_the_host() {
     let model = model(&spec);
     let request = RolloutRequest { policy_version: 1, min_episodes: 1, max_steps: 40, mode: Mode::Sample, trace: false };
     let mut rewards = Vec::new();
-    for endpoint in [Endpoint::MicroVm { guest: guest.clone() }, Endpoint::Process { binary: PathBuf::from(env!("CARGO_BIN_EXE_paddock-worker")), sandbox: true, env: Vec::new(), cgroup: None }] {
+    for endpoint in [
+        Endpoint::MicroVm { guest: guest.clone() },
+        Endpoint::Process { binary: PathBuf::from(env!("CARGO_BIN_EXE_paddock-worker")), sandbox: true, env: Vec::new(), cgroup: None },
+    ] {
         let mut w = GrpcWorkers::new(&spec, vec![endpoint], None, Duration::from_secs(120)).unwrap();
         w.publish(1, model.clone()).unwrap();
         rewards.push(w.collect(&request).unwrap().remove(0).rewards);

@@ -10,7 +10,7 @@ use paddock_sandbox::python::PythonRewardFile;
 use paddock_sandbox::CgroupLimits;
 use paddock_sandbox::{Endpoint, GrpcWorkers, Mode, PythonSource, RolloutRequest, WorkerSpec, Workers};
 use paddock_sim::reward::follow_centre_line;
-use paddock_sim::{Action, Env, EnvConfig, Sensor, RewardFunction, RewardParams, SimError, Start, TrackScene};
+use paddock_sim::{Action, Env, EnvConfig, RewardFunction, RewardParams, Sensor, SimError, Start, TrackScene};
 use paddock_tracks::Track;
 use rand::{Rng, SeedableRng};
 
@@ -199,10 +199,19 @@ fn cgroup_limits_stop_memory_and_thread_hogs_that_rlimits_let_through() {
     let e = run_limited(hog, Some(limits));
     assert!(e.contains("killed for going over its 256 MB memory limit (cgroup)"), "{e}");
     // Threads are tasks too: a thread bomb meets the pids limit and Python says so.
-    let bomb = hostile("threads", "    import threading, time\n    for _ in range(1000):\n        threading.Thread(target=time.sleep, args=(5,), daemon=True).start()\n    return 1.0");
+    let bomb = hostile(
+        "threads",
+        "    import threading, time\n    for _ in range(1000):\n        threading.Thread(target=time.sleep, args=(5,), daemon=True).start()\n    return 1.0",
+    );
     let e = run_limited(bomb, Some(limits));
     assert!(e.contains("/home/student/threads.py") && e.contains("can't start new thread"), "{e}");
     // Without the cgroup the same 600 MB goes through.
-    let e = run_limited(PythonSource { deadline_ms: 10_000, ..hostile("hog", "    import builtins\n    if not hasattr(builtins, 'hog'):\n        builtins.hog = b'x' * (600 << 20)\n    return 1.0") }, None);
+    let e = run_limited(
+        PythonSource {
+            deadline_ms: 10_000,
+            ..hostile("hog", "    import builtins\n    if not hasattr(builtins, 'hog'):\n        builtins.hog = b'x' * (600 << 20)\n    return 1.0")
+        },
+        None,
+    );
     assert!(e.starts_with("no error"), "{e}");
 }

@@ -50,7 +50,13 @@ impl RemoteWorker {
     }
 
     /// Connects, retrying while the worker starts listening; the last error if it never answers.
-    fn connect(&self, spec: &WorkerSpec, tls: Option<paddock_sandbox::grpc::ClientTls>, token: Option<&str>, deadline: Duration) -> Result<GrpcWorkers, String> {
+    fn connect(
+        &self,
+        spec: &WorkerSpec,
+        tls: Option<paddock_sandbox::grpc::ClientTls>,
+        token: Option<&str>,
+        deadline: Duration,
+    ) -> Result<GrpcWorkers, String> {
         let mut last = String::new();
         for _ in 0..100 {
             match GrpcWorkers::new(spec, self.endpoint(tls.clone()), token, deadline) {
@@ -134,10 +140,7 @@ fn the_sandbox_keeps_files_network_processes_and_memory_out_of_reach() {
     std::fs::create_dir_all(&outside).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
-    let out = std::process::Command::new(binary())
-        .args(["probe", "--outside", outside.to_str().unwrap(), "--port", &port])
-        .output()
-        .unwrap();
+    let out = std::process::Command::new(binary()).args(["probe", "--outside", outside.to_str().unwrap(), "--port", &port]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for attempt in ["read /etc/shadow", "write outside", "write /tmp", "connect 127.0.0.1", "udp socket", "run a program", "fork", "allocate 10 GB"] {
@@ -198,10 +201,42 @@ fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         let o = std::process::Command::new("openssl").args(args).current_dir(dir).output().expect("openssl");
         assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
     };
-    run(&["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=paddock test CA", "-keyout", "ca.key", "-out", "ca.pem"]);
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=paddock test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
     run(&["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=worker", "-keyout", "worker.key", "-out", "worker.csr"]);
     std::fs::write(dir.join("ext.cnf"), "subjectAltName = IP:127.0.0.1, DNS:worker.paddock.test\n").unwrap();
-    run(&["x509", "-req", "-in", "worker.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf", "-out", "worker.pem"]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "worker.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "worker.pem",
+    ]);
     (dir.join("ca.pem"), dir.join("worker.pem"), dir.join("worker.key"))
 }
 

@@ -5,9 +5,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use paddock_sim::action::Action;
 use paddock_sim::driver::PurePursuit;
 use paddock_sim::env::Start;
-use paddock_sim::Sensor;
 use paddock_sim::physics::{CarPhysics, DEFAULT_PHYSICS_HZ};
 use paddock_sim::reward::ProgressPerStep;
+use paddock_sim::Sensor;
 use paddock_sim::{ActionSpace, Env, EnvConfig, TrackScene};
 use paddock_tracks::Track;
 use paddock_vehicle::CarSpec;
@@ -29,11 +29,8 @@ fn physics(c: &mut Criterion) {
 fn env_step(c: &mut Criterion) {
     let scene = Arc::new(TrackScene::new(Track::resolve("circuit").expect("bundled")));
     for kind in [Sensor::State, Sensor::Lidar, Sensor::Camera] {
-        let config = EnvConfig {
-            observation: kind,
-            action_space: ActionSpace::full_continuous(&paddock_vehicle::CarSpec::deepracer()),
-            ..EnvConfig::default()
-        };
+        let config =
+            EnvConfig { observation: kind, action_space: ActionSpace::full_continuous(&paddock_vehicle::CarSpec::deepracer()), ..EnvConfig::default() };
         let mut env = Env::new(Arc::new(config), scene.clone(), Box::new(ProgressPerStep::default()), 1).expect("env");
         let mut u8_buf = vec![0u8; 160 * 120];
         let mut f32_buf = vec![0f32; kind.len(&env.config().car)];
@@ -45,11 +42,7 @@ fn env_step(c: &mut Criterion) {
                 if r.status.is_done() {
                     env.reset(1, Start::Next);
                 }
-                let out = if kind.is_image() {
-                    paddock_sim::env::ObsMut::U8(&mut u8_buf)
-                } else {
-                    paddock_sim::env::ObsMut::F32(&mut f32_buf)
-                };
+                let out = if kind.is_image() { paddock_sim::env::ObsMut::U8(&mut u8_buf) } else { paddock_sim::env::ObsMut::F32(&mut f32_buf) };
                 env.observe(out).expect("observe");
             })
         });

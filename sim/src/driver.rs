@@ -44,9 +44,6 @@ impl PurePursuit {
         let alpha = to_target.y.atan2(to_target.x) - yaw;
         let steer = (2.0 * car.wheelbase_m as f64 * alpha.sin() / to_target.length().max(1e-3)).atan();
         let max = car.max_steering_rad.to_degrees();
-        Action::Continuous {
-            steering_angle: (steer.to_degrees() as f32).clamp(-max, max),
-            speed: self.speed.clamp(car.min_speed_mps, car.max_speed_mps),
-        }
+        Action::Continuous { steering_angle: (steer.to_degrees() as f32).clamp(-max, max), speed: self.speed.clamp(car.min_speed_mps, car.max_speed_mps) }
     }
 }

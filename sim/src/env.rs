@@ -207,12 +207,7 @@ pub struct Env {
 
 impl Env {
     /// An environment ready to run; call [`Env::reset`] before the first step.
-    pub fn new(
-        config: Arc<EnvConfig>,
-        scene: Arc<TrackScene>,
-        reward_fn: Box<dyn RewardFunction>,
-        seed: u64,
-    ) -> Result<Env, SimError> {
+    pub fn new(config: Arc<EnvConfig>, scene: Arc<TrackScene>, reward_fn: Box<dyn RewardFunction>, seed: u64) -> Result<Env, SimError> {
         config.validate()?;
         let car = &config.car;
         let sensor = match config.observation {
@@ -279,9 +274,7 @@ impl Env {
                 let f = self.start_offset + self.episodes as f64 * self.config.round_robin_advance;
                 (f.rem_euclid(1.0) * length, 0.0, 0.0)
             }
-            Start::At { progress, lateral_m, heading_offset_rad } => {
-                ((progress / 100.0).rem_euclid(1.0) * length, lateral_m, heading_offset_rad)
-            }
+            Start::At { progress, lateral_m, heading_offset_rad } => ((progress / 100.0).rem_euclid(1.0) * length, lateral_m, heading_offset_rad),
         };
         if self.config.start_jitter_m > 0.0 {
             lateral += self.rng.random_range(-1.0..=1.0) * self.config.start_jitter_m;
@@ -421,11 +414,7 @@ impl Env {
         let proj = self.proj;
         let wheels_on = self.physics.wheel_contacts().iter().filter(|w| self.wheel_on_track(**w)).count();
         let length = track.length();
-        let progress = if track.is_closed() {
-            (100.0 * self.travelled_m / length).clamp(0.0, 100.0)
-        } else {
-            (100.0 * proj.s / length).clamp(0.0, 100.0)
-        };
+        let progress = if track.is_closed() { (100.0 * self.travelled_m / length).clamp(0.0, 100.0) } else { (100.0 * proj.s / length).clamp(0.0, 100.0) };
         let p_out = &mut self.params;
         p_out.x = pose.position.x;
         p_out.y = pose.position.y;
@@ -501,11 +490,7 @@ impl Env {
 
     fn judge(&self) -> EpisodeStatus {
         let track = self.scene.track();
-        let finished = if track.is_closed() {
-            self.travelled_m >= track.length()
-        } else {
-            self.params.progress >= 99.9
-        };
+        let finished = if track.is_closed() { self.travelled_m >= track.length() } else { self.params.progress >= 99.9 };
         if finished {
             EpisodeStatus::LapComplete
         } else if self.params.is_crashed {

@@ -14,11 +14,7 @@ fn scene(name: &str) -> Arc<TrackScene> {
 }
 
 fn continuous(observation: Sensor) -> EnvConfig {
-    EnvConfig {
-        observation,
-        action_space: ActionSpace::full_continuous(&paddock_vehicle::CarSpec::deepracer()),
-        ..EnvConfig::default()
-    }
+    EnvConfig { observation, action_space: ActionSpace::full_continuous(&paddock_vehicle::CarSpec::deepracer()), ..EnvConfig::default() }
 }
 
 fn env(name: &str, config: EnvConfig) -> Env {
@@ -207,10 +203,12 @@ fn same_seed_same_episode_whatever_ran_before() {
     // b has already driven an episode; a fixed start and seed must still replay exactly.
     let at = |e: &mut Env| {
         e.reset(42, start(20.0));
-        (0..40).map(|_| {
-            e.step(driver.act(e)).expect("step");
-            (e.params().x, e.params().y)
-        }).collect::<Vec<_>>()
+        (0..40)
+            .map(|_| {
+                e.step(driver.act(e)).expect("step");
+                (e.params().x, e.params().y)
+            })
+            .collect::<Vec<_>>()
     };
     assert_eq!(at(&mut a), at(&mut b));
 }
@@ -221,8 +219,7 @@ fn vec_env_results_do_not_depend_on_thread_count() {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
         pool.install(|| {
             let config = EnvConfig { start_jitter_m: 0.1, ..continuous(Sensor::Camera) };
-            let mut v = VecEnv::new(config, scene("circuit"), 6, 99, || builtin_reward("progress").expect("builtin"))
-                .expect("vec env");
+            let mut v = VecEnv::new(config, scene("circuit"), 6, 99, || builtin_reward("progress").expect("builtin")).expect("vec env");
             let driver = PurePursuit::default();
             let mut rewards = Vec::new();
             for _ in 0..30 {
@@ -283,9 +280,7 @@ fn waypoint_indices_are_the_deepracer_files_rows() {
     let rows = track.source_waypoints().len();
     assert!(rows > track.waypoints().len(), "this file repeats rows");
     let scene = Arc::new(TrackScene::new(track));
-    let mut env =
-        Env::new(Arc::new(continuous(Sensor::State)), scene, Box::new(ProgressPerStep::default()), 1)
-            .expect("env");
+    let mut env = Env::new(Arc::new(continuous(Sensor::State)), scene, Box::new(ProgressPerStep::default()), 1).expect("env");
     env.reset(1, start(0.0));
     let driver = PurePursuit { speed: 2.0, ..PurePursuit::default() };
     let mut seen_high_rows = false;
@@ -310,13 +305,7 @@ fn waypoint_indices_are_the_deepracer_files_rows() {
 #[test]
 fn a_reversed_track_is_driven_clockwise_and_says_so() {
     let track = Track::resolve("circuit").expect("bundled").reversed();
-    let mut env = Env::new(
-        Arc::new(continuous(Sensor::State)),
-        Arc::new(TrackScene::new(track)),
-        Box::new(ProgressPerStep::default()),
-        1,
-    )
-    .expect("env");
+    let mut env = Env::new(Arc::new(continuous(Sensor::State)), Arc::new(TrackScene::new(track)), Box::new(ProgressPerStep::default()), 1).expect("env");
     env.reset(1, start(0.0));
     let (status, _) = drive(&mut env, &PurePursuit::default(), 3000);
     assert_eq!(status, EpisodeStatus::LapComplete);

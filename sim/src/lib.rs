@@ -27,10 +27,10 @@ pub mod topdown;
 pub mod vec_env;
 
 pub use action::{Action, ActionSpace};
-pub use env::{EnvConfig, EpisodeStatus, Start};
-pub use paddock_vehicle::sensor::{ObsBuffer, ObsMut, Observations, Sensor};
 pub use env::Env;
+pub use env::{EnvConfig, EpisodeStatus, Start};
 pub use objects::Obstacle;
+pub use paddock_vehicle::sensor::{ObsBuffer, ObsMut, Observations, Sensor};
 pub use params::RewardParams;
 pub use pose::CarPose;
 pub use reward::{builtin_reward, RewardFunction};

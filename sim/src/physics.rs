@@ -53,15 +53,7 @@ impl CarPhysics {
 
     /// Like [`CarPhysics::new`], plus boxes that move (other cars): kinematic bodies placed
     /// each step by [`CarPhysics::move_mover`].
-    pub fn with_movers(
-        spec: &CarSpec,
-        physics_hz: u32,
-        x: f32,
-        y: f32,
-        yaw: f32,
-        obstacles: &[Obstacle],
-        movers: &[Obstacle],
-    ) -> CarPhysics {
+    pub fn with_movers(spec: &CarSpec, physics_hz: u32, x: f32, y: f32, yaw: f32, obstacles: &[Obstacle], movers: &[Obstacle]) -> CarPhysics {
         let mut world = PhysicsWorld::new();
         world.gravity = Vec3::new(0.0, 0.0, -9.81);
         let dt = 1.0 / physics_hz.max(15) as f32;
@@ -70,17 +62,12 @@ impl CarPhysics {
         world.integration_parameters.num_solver_iterations = 1;
 
         // The ground: a large fixed slab whose top face is z = 0.
-        world.insert_collider(
-            ColliderBuilder::cuboid(1000.0, 1000.0, 0.5).translation(Vec3::new(0.0, 0.0, -0.5)).friction(0.9),
-            None,
-        );
+        world.insert_collider(ColliderBuilder::cuboid(1000.0, 1000.0, 0.5).translation(Vec3::new(0.0, 0.0, -0.5)).friction(0.9), None);
 
         // The body rides so that the wheels touch z = 0 at their rest suspension length; the
         // collider's centre is the centre of mass.
         let half = Vec3::new(spec.length_m / 2.0, spec.width_m / 2.0, 0.025);
-        let body = RigidBodyBuilder::dynamic()
-            .pose(Pose::from_parts(Vec3::new(x, y, 0.0), Quat::from_rotation_z(yaw)))
-            .can_sleep(false);
+        let body = RigidBodyBuilder::dynamic().pose(Pose::from_parts(Vec3::new(x, y, 0.0), Quat::from_rotation_z(yaw))).can_sleep(false);
         let chassis = world.insert_body(body);
         let chassis_collider = world.insert_collider(
             ColliderBuilder::cuboid(half.x, half.y, half.z)
@@ -93,24 +80,16 @@ impl CarPhysics {
         let mut obstacle_colliders = Vec::with_capacity(obstacles.len());
         for o in obstacles {
             let collider = ColliderBuilder::cuboid(o.half_extents.x, o.half_extents.y, o.half_extents.z)
-                .position(Pose::from_parts(
-                    Vec3::new(o.centre.x, o.centre.y, o.half_extents.z),
-                    Quat::from_rotation_z(o.yaw),
-                ))
+                .position(Pose::from_parts(Vec3::new(o.centre.x, o.centre.y, o.half_extents.z), Quat::from_rotation_z(o.yaw)))
                 .friction(0.5);
             obstacle_colliders.push(world.insert_collider(collider, None));
         }
         let mut mover_bodies = Vec::with_capacity(movers.len());
         for o in movers {
-            let body = RigidBodyBuilder::kinematic_position_based().pose(Pose::from_parts(
-                Vec3::new(o.centre.x, o.centre.y, o.half_extents.z),
-                Quat::from_rotation_z(o.yaw),
-            ));
+            let body = RigidBodyBuilder::kinematic_position_based()
+                .pose(Pose::from_parts(Vec3::new(o.centre.x, o.centre.y, o.half_extents.z), Quat::from_rotation_z(o.yaw)));
             let handle = world.insert_body(body);
-            let collider = world.insert_collider(
-                ColliderBuilder::cuboid(o.half_extents.x, o.half_extents.y, o.half_extents.z).friction(0.5),
-                Some(handle),
-            );
+            let collider = world.insert_collider(ColliderBuilder::cuboid(o.half_extents.x, o.half_extents.y, o.half_extents.z).friction(0.5), Some(handle));
             obstacle_colliders.push(collider);
             mover_bodies.push(handle);
         }
@@ -221,9 +200,7 @@ impl CarPhysics {
 
         if !self.crashed && !self.obstacle_colliders.is_empty() {
             let chassis = self.chassis_collider;
-            self.crashed = self.obstacle_colliders.iter().any(|&o| {
-                world.narrow_phase.contact_pair(chassis, o).is_some_and(|p| p.has_any_active_contact())
-            });
+            self.crashed = self.obstacle_colliders.iter().any(|&o| world.narrow_phase.contact_pair(chassis, o).is_some_and(|p| p.has_any_active_contact()));
         }
     }
 

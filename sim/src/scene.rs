@@ -9,7 +9,6 @@ mod raster;
 
 pub(crate) use raster::{rasterize_track, texel_range, GridSpec, TrackCoord, TrackGeom};
 
-
 use glam::Vec2;
 use paddock_tracks::{DVec2, Track};
 

@@ -89,11 +89,7 @@ pub fn render_top_down(track: &Track, line: Option<&RacingLine>, traces: &[(&[Ve
     fill_triangle(&mut img, grid, [p + f * size, p - f * size * 0.6 + l * size * 0.6, p - f * size * 0.6 - l * size * 0.6], ARROW);
 
     if let Some(line) = line {
-        let (vmin, vmax) = line
-            .speed
-            .iter()
-            .filter(|v| v.is_finite())
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+        let (vmin, vmax) = line.speed.iter().filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
         let n = line.points.len();
         let segments = if track.is_closed() { n } else { n.saturating_sub(1) };
         let radius = (0.018f64).max(0.9 * px) as f32;

@@ -6,9 +6,9 @@ use rayon::prelude::*;
 
 use crate::action::Action;
 use crate::env::{EnvConfig, EpisodeStatus, EpisodeSummary, Start};
-use crate::{ObsBuffer, ObsMut};
 use crate::reward::RewardFunction;
 use crate::{Env, SimError, TrackScene};
+use crate::{ObsBuffer, ObsMut};
 
 /// What one env produced in the latest step.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -74,13 +74,7 @@ pub struct VecEnv {
 
 impl VecEnv {
     /// `n` envs; `reward` makes each env its own reward function.
-    pub fn new(
-        config: EnvConfig,
-        scene: Arc<TrackScene>,
-        n: usize,
-        seed: u64,
-        reward: impl Fn() -> Box<dyn RewardFunction>,
-    ) -> Result<VecEnv, SimError> {
+    pub fn new(config: EnvConfig, scene: Arc<TrackScene>, n: usize, seed: u64, reward: impl Fn() -> Box<dyn RewardFunction>) -> Result<VecEnv, SimError> {
         if n == 0 {
             return Err(SimError::Config("a VecEnv needs at least one env".into()));
         }
@@ -124,16 +118,8 @@ impl VecEnv {
         }
         let obs_len = self.obs_len;
         match &mut self.obs {
-            ObsBuffer::U8(buf) => self
-                .envs
-                .par_iter_mut()
-                .zip(buf.par_chunks_mut(obs_len))
-                .try_for_each(|(env, out)| env.observe(ObsMut::U8(out))),
-            ObsBuffer::F32(buf) => self
-                .envs
-                .par_iter_mut()
-                .zip(buf.par_chunks_mut(obs_len))
-                .try_for_each(|(env, out)| env.observe(ObsMut::F32(out))),
+            ObsBuffer::U8(buf) => self.envs.par_iter_mut().zip(buf.par_chunks_mut(obs_len)).try_for_each(|(env, out)| env.observe(ObsMut::U8(out))),
+            ObsBuffer::F32(buf) => self.envs.par_iter_mut().zip(buf.par_chunks_mut(obs_len)).try_for_each(|(env, out)| env.observe(ObsMut::F32(out))),
         }
     }
 
@@ -149,18 +135,14 @@ impl VecEnv {
         let obs_len = self.obs_len;
         let work = self.envs.par_iter_mut().zip(self.seeds.par_iter_mut()).zip(self.steps.par_iter_mut()).zip(actions.par_iter());
         match &mut self.obs {
-            ObsBuffer::U8(buf) => work
-                .zip(buf.par_chunks_mut(obs_len))
-                .try_for_each(|((((env, seed), out), a), obs)| {
-                    *out = step_one(env, seed, *a)?;
-                    env.observe(ObsMut::U8(obs))
-                }),
-            ObsBuffer::F32(buf) => work
-                .zip(buf.par_chunks_mut(obs_len))
-                .try_for_each(|((((env, seed), out), a), obs)| {
-                    *out = step_one(env, seed, *a)?;
-                    env.observe(ObsMut::F32(obs))
-                }),
+            ObsBuffer::U8(buf) => work.zip(buf.par_chunks_mut(obs_len)).try_for_each(|((((env, seed), out), a), obs)| {
+                *out = step_one(env, seed, *a)?;
+                env.observe(ObsMut::U8(obs))
+            }),
+            ObsBuffer::F32(buf) => work.zip(buf.par_chunks_mut(obs_len)).try_for_each(|((((env, seed), out), a), obs)| {
+                *out = step_one(env, seed, *a)?;
+                env.observe(ObsMut::F32(obs))
+            }),
         }
     }
 

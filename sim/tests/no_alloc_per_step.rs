@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use paddock_sim::action::Action;
 use paddock_sim::driver::PurePursuit;
-use paddock_sim::Sensor;
 use paddock_sim::physics::{CarPhysics, DEFAULT_PHYSICS_HZ};
 use paddock_sim::reward::ProgressPerStep;
+use paddock_sim::Sensor;
 use paddock_sim::{ActionSpace, EnvConfig, TrackScene, VecEnv};
 use paddock_tracks::Track;
 
@@ -85,11 +85,6 @@ fn stepping_a_vec_env_allocates_nothing_beyond_rapiers_own() {
         }
         let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
         let rapiers = 30 * v.len() * substeps * rapier;
-        assert!(
-            allocations <= rapiers,
-            "{kind:?}: {allocations} allocations in 30 steps of 4 envs, rapier's own account for {rapiers}"
-        );
+        assert!(allocations <= rapiers, "{kind:?}: {allocations} allocations in 30 steps of 4 envs, rapier's own account for {rapiers}");
     }
 }
-
-

@@ -4,13 +4,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use paddock_tracks::{DVec2, LapLimits, RacingLine, Track};
 
-const LIMITS: LapLimits = LapLimits {
-    top_speed: 4.0,
-    max_lateral_accel: 6.0,
-    max_accel: 3.0,
-    max_brake: 4.0,
-    border_margin: 0.12,
-};
+const LIMITS: LapLimits = LapLimits { top_speed: 4.0, max_lateral_accel: 6.0, max_accel: 3.0, max_brake: 4.0, border_margin: 0.12 };
 
 /// Points near the track, as a car would visit them: along the lap, weaving across it.
 fn car_path(track: &Track, count: usize) -> Vec<DVec2> {
@@ -50,13 +44,9 @@ fn queries(c: &mut Criterion) {
             track.is_on_track(black_box(path[i]))
         })
     });
-    c.bench_function("RacingLine::compute (circuit)", |b| {
-        b.iter(|| RacingLine::compute(black_box(&track), &LIMITS).expect("racing line"))
-    });
+    c.bench_function("RacingLine::compute (circuit)", |b| b.iter(|| RacingLine::compute(black_box(&track), &LIMITS).expect("racing line")));
     let technical = Track::builtin("technical").expect("bundled track");
-    c.bench_function("RacingLine::compute (technical, 50 m)", |b| {
-        b.iter(|| RacingLine::compute(black_box(&technical), &LIMITS).expect("racing line"))
-    });
+    c.bench_function("RacingLine::compute (technical, 50 m)", |b| b.iter(|| RacingLine::compute(black_box(&technical), &LIMITS).expect("racing line")));
 }
 
 criterion_group!(benches, queries);

@@ -29,10 +29,7 @@ pub(crate) struct Design {
 #[cfg(test)]
 impl Design {
     pub(crate) fn control_points(&self) -> Vec<DVec2> {
-        self.control
-            .iter()
-            .map(|&(x, y)| DVec2::new(x, y))
-            .collect()
+        self.control.iter().map(|&(x, y)| DVec2::new(x, y)).collect()
     }
 }
 
@@ -129,22 +126,22 @@ mod tests {
     #[test]
     #[ignore]
     fn design_report() {
-        let limits = crate::LapLimits {
-            top_speed: 4.0,
-            max_lateral_accel: 6.0,
-            max_accel: 3.0,
-            max_brake: 4.0,
-            border_margin: 0.12,
-        };
+        let limits = crate::LapLimits { top_speed: 4.0, max_lateral_accel: 6.0, max_accel: 3.0, max_brake: 4.0, border_margin: 0.12 };
         for d in DESIGNS {
             let t = generate(d);
             let line = crate::RacingLine::compute(&t, &limits).unwrap();
             let centre = crate::RacingLine::along_centre(&t, &limits).unwrap();
             eprintln!(
                 "{}: length {:.2} m, {} waypoints, min radius {:.2} m, layout {:?}, area {:.1}, lap {:.2} s (centre {:.2} s), line {:.2} m",
-                d.name, t.length(), t.waypoints().len(), t.min_turn_radius(),
-                crate::generate::layout_problem(&t, 0.0, 0.0), crate::geometry::signed_area2(t.waypoints()) / 2.0,
-                line.lap_time, centre.lap_time, line.length
+                d.name,
+                t.length(),
+                t.waypoints().len(),
+                t.min_turn_radius(),
+                crate::generate::layout_problem(&t, 0.0, 0.0),
+                crate::geometry::signed_area2(t.waypoints()) / 2.0,
+                line.lap_time,
+                centre.lap_time,
+                line.length
             );
             svg(&t, &line, &format!("/tmp/track_{}.svg", d.name));
         }
@@ -153,21 +150,11 @@ mod tests {
     #[test]
     #[ignore]
     fn draw_random() {
-        let limits = crate::LapLimits {
-            top_speed: 4.0,
-            max_lateral_accel: 6.0,
-            max_accel: 3.0,
-            max_brake: 4.0,
-            border_margin: 0.12,
-        };
+        let limits = crate::LapLimits { top_speed: 4.0, max_lateral_accel: 6.0, max_accel: 3.0, max_brake: 4.0, border_margin: 0.12 };
         for name in ["random:1", "random:2", "random:3", "random:4"] {
             let t = Track::resolve(name).unwrap();
             let line = crate::RacingLine::compute(&t, &limits).unwrap();
-            svg(
-                &t,
-                &line,
-                &format!("/tmp/track_{}.svg", name.replace(':', "_")),
-            );
+            svg(&t, &line, &format!("/tmp/track_{}.svg", name.replace(':', "_")));
         }
     }
 
@@ -179,18 +166,9 @@ mod tests {
             let stored = Track::builtin(d.name).unwrap();
             assert_eq!(stored.name(), d.name);
             assert_eq!(stored.description(), d.description);
-            assert_eq!(
-                stored.waypoints().len(),
-                fresh.waypoints().len(),
-                "{}: regenerate the data",
-                d.name
-            );
+            assert_eq!(stored.waypoints().len(), fresh.waypoints().len(), "{}: regenerate the data", d.name);
             for (a, b) in stored.waypoints().iter().zip(fresh.waypoints()) {
-                assert!(
-                    a.distance(*b) < 1e-3,
-                    "{}: data differs from design; regenerate it",
-                    d.name
-                );
+                assert!(a.distance(*b) < 1e-3, "{}: data differs from design; regenerate it", d.name);
             }
             assert_eq!(stored.widths(), fresh.widths());
         }
@@ -199,36 +177,19 @@ mod tests {
     #[test]
     fn bundled_tracks_meet_their_specs() {
         // (name, length range, width, smallest turn radius)
-        let specs = [
-            ("oval", 12.0..16.0, 1.07, 1.0),
-            ("circuit", 17.0..25.0, 0.9, 0.6),
-            ("technical", 45.0..60.0, 1.07, 0.6),
-        ];
+        let specs = [("oval", 12.0..16.0, 1.07, 1.0), ("circuit", 17.0..25.0, 0.9, 0.6), ("technical", 45.0..60.0, 1.07, 0.6)];
         for (name, lengths, width, radius) in specs {
             let t = Track::resolve(name).unwrap();
             assert!(lengths.contains(&t.length()), "{name}: {}", t.length());
             assert!(t.widths().iter().all(|&w| w == width), "{name}");
-            assert!(
-                t.min_turn_radius() >= radius,
-                "{name}: {}",
-                t.min_turn_radius()
-            );
+            assert!(t.min_turn_radius() >= radius, "{name}: {}", t.min_turn_radius());
             assert!(t.is_closed() && t.crossings() == 0, "{name}");
-            assert!(
-                crate::geometry::signed_area2(t.waypoints()) > 0.0,
-                "{name} must run counter-clockwise"
-            );
-            assert!(
-                crate::generate::layout_problem(&t, radius, 0.15).is_none(),
-                "{name}"
-            );
+            assert!(crate::geometry::signed_area2(t.waypoints()) > 0.0, "{name} must run counter-clockwise");
+            assert!(crate::generate::layout_problem(&t, radius, 0.15).is_none(), "{name}");
             let n = t.waypoints().len();
             for i in 0..n {
                 let gap = t.waypoints()[i].distance(t.waypoints()[(i + 1) % n]);
-                assert!(
-                    (0.05..=0.2).contains(&gap),
-                    "{name}: waypoint spacing {gap}"
-                );
+                assert!((0.05..=0.2).contains(&gap), "{name}: waypoint spacing {gap}");
             }
         }
         // The technical track has (at least) two hairpins: turns of ~180 degrees within 3 m.
@@ -255,8 +216,7 @@ mod tests {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/data");
         for d in DESIGNS {
             let path = format!("{dir}/{}.json", d.name);
-            std::fs::write(&path, generate(d).to_json_string())
-                .unwrap_or_else(|e| panic!("{path}: {e}"));
+            std::fs::write(&path, generate(d).to_json_string()).unwrap_or_else(|e| panic!("{path}: {e}"));
         }
     }
 }

@@ -9,23 +9,13 @@ impl Track {
     /// centripetal Catmull-Rom spline, sampled every `spacing` metres (about; the lap is divided
     /// evenly), `width` metres wide. Waypoint 0 is the first control point. Coordinates are
     /// rounded to 0.1 mm, so the track reads back identically from JSON.
-    pub fn from_control_points(
-        name: &str,
-        control: &[DVec2],
-        width: f64,
-        spacing: f64,
-    ) -> Result<Track, TrackError> {
-        let invalid = |message: String| TrackError::Invalid {
-            name: name.to_string(),
-            message,
-        };
+    pub fn from_control_points(name: &str, control: &[DVec2], width: f64, spacing: f64) -> Result<Track, TrackError> {
+        let invalid = |message: String| TrackError::Invalid { name: name.to_string(), message };
         if let Some(i) = control.iter().position(|p| !p.is_finite()) {
             return Err(invalid(format!("control point {i} is not finite")));
         }
         if !(spacing.is_finite() && spacing > 0.0) {
-            return Err(invalid(format!(
-                "waypoint spacing must be > 0, got {spacing}"
-            )));
+            return Err(invalid(format!("waypoint spacing must be > 0, got {spacing}")));
         }
         let mut pts: Vec<DVec2> = Vec::with_capacity(control.len());
         for p in control {
@@ -37,18 +27,12 @@ impl Track {
             pts.pop();
         }
         if pts.len() < 3 {
-            return Err(invalid(format!(
-                "a spline loop needs at least 3 distinct control points, got {}",
-                pts.len()
-            )));
+            return Err(invalid(format!("a spline loop needs at least 3 distinct control points, got {}", pts.len())));
         }
         let dense = closed_spline_dense(&pts);
         let count = ((closed_length(&dense) / spacing).round() as usize).max(3);
         let round = |x: f64| (x * 1e4).round() / 1e4;
-        let waypoints: Vec<DVec2> = resample_closed(&dense, count)
-            .into_iter()
-            .map(|p| DVec2::new(round(p.x), round(p.y)))
-            .collect();
+        let waypoints: Vec<DVec2> = resample_closed(&dense, count).into_iter().map(|p| DVec2::new(round(p.x), round(p.y))).collect();
         let widths = vec![width; waypoints.len()];
         Track::new(name, waypoints, widths, true)
     }
@@ -62,9 +46,7 @@ const SPACING: f64 = 0.15;
 pub(crate) fn layout_problem(track: &Track, min_radius: f64, margin: f64) -> Option<String> {
     let r = track.min_turn_radius();
     if r < min_radius {
-        return Some(format!(
-            "tightest turn radius {r:.3} m is below {min_radius} m"
-        ));
+        return Some(format!("tightest turn radius {r:.3} m is below {min_radius} m"));
     }
     let wp = track.waypoints();
     let s = track.waypoint_s();
@@ -76,10 +58,7 @@ pub(crate) fn layout_problem(track: &Track, min_radius: f64, margin: f64) -> Opt
             // Points this far apart along the lap are different parts of the track.
             let along = (s[j] - s[i]).min(len - (s[j] - s[i]));
             if along > 3.0 * clear && wp[i].distance_squared(wp[j]) < clear * clear {
-                return Some(format!(
-                    "waypoints {i} and {j} are {:.3} m apart, closer than {clear:.3} m",
-                    wp[i].distance(wp[j])
-                ));
+                return Some(format!("waypoints {i} and {j} are {:.3} m apart, closer than {clear:.3} m", wp[i].distance(wp[j])));
             }
         }
     }
@@ -101,8 +80,7 @@ fn candidate(name: &str, rng: &mut rand_pcg::Pcg64) -> Result<Track, TrackError>
     let phase = rng.random_range(0.0..std::f64::consts::TAU);
     let mut control = Vec::with_capacity(k);
     for i in 0..k {
-        let angle =
-            phase + (i as f64 + rng.random_range(-0.3..0.3)) * std::f64::consts::TAU / k as f64;
+        let angle = phase + (i as f64 + rng.random_range(-0.3..0.3)) * std::f64::consts::TAU / k as f64;
         let radius = rng.random_range(0.45..1.0);
         control.push(DVec2::from_angle(angle) * radius);
     }
@@ -127,11 +105,7 @@ pub(crate) fn random_track(seed: u64) -> Result<Track, TrackError> {
         match candidate(&name, &mut rng) {
             Ok(track) => match layout_problem(&track, 0.6, 0.25) {
                 None => {
-                    let desc = format!(
-                        "Procedural loop from seed {seed} (candidate {attempt}): {:.1} m, {:.2} m wide.",
-                        track.length(),
-                        track.min_width()
-                    );
+                    let desc = format!("Procedural loop from seed {seed} (candidate {attempt}): {:.1} m, {:.2} m wide.", track.length(), track.min_width());
                     return Ok(track.with_description(&desc));
                 }
                 Some(problem) => last = problem,
@@ -139,10 +113,7 @@ pub(crate) fn random_track(seed: u64) -> Result<Track, TrackError> {
             Err(e) => last = e.to_string(),
         }
     }
-    Err(TrackError::Invalid {
-        name,
-        message: format!("no valid loop in {ATTEMPTS} candidates (last problem: {last})"),
-    })
+    Err(TrackError::Invalid { name, message: format!("no valid loop in {ATTEMPTS} candidates (last problem: {last})") })
 }
 
 #[cfg(test)]
@@ -153,40 +124,21 @@ mod tests {
     fn random_tracks_are_valid_and_reproducible() {
         let mut attempts_total = 0usize;
         for seed in 0..200u64 {
-            let t = Track::builtin(&format!("random:{seed}"))
-                .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+            let t = Track::builtin(&format!("random:{seed}")).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
             assert_eq!(t.crossings(), 0);
             assert!(t.is_closed());
-            assert!(
-                (18.0..=35.0).contains(&t.length()),
-                "seed {seed}: length {}",
-                t.length()
-            );
+            assert!((18.0..=35.0).contains(&t.length()), "seed {seed}: length {}", t.length());
             assert!((0.76..=1.07).contains(&t.min_width()), "seed {seed}");
             assert!(t.min_turn_radius() >= 0.5, "seed {seed}");
             assert!(layout_problem(&t, 0.5, 0.2).is_none(), "seed {seed}");
-            assert!(
-                signed_area2(t.waypoints()) > 0.0,
-                "seed {seed}: not counter-clockwise"
-            );
+            assert!(signed_area2(t.waypoints()) > 0.0, "seed {seed}: not counter-clockwise");
             let spacing = t.length() / t.waypoints().len() as f64;
-            assert!(
-                (0.05..0.25).contains(&spacing),
-                "seed {seed}: spacing {spacing}"
-            );
+            assert!((0.05..0.25).contains(&spacing), "seed {seed}: spacing {spacing}");
             if let Some(c) = t.description().split("candidate ").nth(1) {
-                attempts_total += c
-                    .split(')')
-                    .next()
-                    .and_then(|x| x.parse::<usize>().ok())
-                    .unwrap_or(0)
-                    + 1;
+                attempts_total += c.split(')').next().and_then(|x| x.parse::<usize>().ok()).unwrap_or(0) + 1;
             }
         }
-        eprintln!(
-            "random tracks: {:.1} candidates per valid track",
-            attempts_total as f64 / 200.0
-        );
+        eprintln!("random tracks: {:.1} candidates per valid track", attempts_total as f64 / 200.0);
         let a = Track::builtin("random:42").unwrap();
         let b = Track::resolve("random:42").unwrap();
         assert_eq!(a.waypoints(), b.waypoints());
@@ -200,20 +152,10 @@ mod tests {
         let p = DVec2::new;
         let e = Track::from_control_points("x", &[p(0., 0.), p(1., 0.)], 1.0, 0.1).unwrap_err();
         assert!(e.to_string().contains("at least 3"), "{e}");
-        let e = Track::from_control_points("x", &[p(0., 0.), p(f64::NAN, 0.), p(0., 1.)], 1.0, 0.1)
-            .unwrap_err();
+        let e = Track::from_control_points("x", &[p(0., 0.), p(f64::NAN, 0.), p(0., 1.)], 1.0, 0.1).unwrap_err();
         assert!(e.to_string().contains("control point 1"), "{e}");
         // A figure-eight of control points crosses itself.
-        let eight = [
-            p(0., 0.),
-            p(2., 1.),
-            p(4., 0.),
-            p(2., -1.),
-            p(0., 0.5),
-            p(-2., 1.),
-            p(-4., 0.),
-            p(-2., -1.),
-        ];
+        let eight = [p(0., 0.), p(2., 1.), p(4., 0.), p(2., -1.), p(0., 0.5), p(-2., 1.), p(-4., 0.), p(-2., -1.)];
         let e = Track::from_control_points("x", &eight, 0.5, 0.1).unwrap_err();
         assert!(e.to_string().contains("crosses itself"), "{e}");
     }

@@ -6,11 +6,7 @@ use crate::DVec2;
 pub(crate) fn closest_on_segment(a: DVec2, b: DVec2, p: DVec2) -> (f64, f64) {
     let ab = b - a;
     let len2 = ab.length_squared();
-    let t = if len2 > 0.0 {
-        ((p - a).dot(ab) / len2).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
+    let t = if len2 > 0.0 { ((p - a).dot(ab) / len2).clamp(0.0, 1.0) } else { 0.0 };
     let q = a + ab * t;
     (t, (p - q).length_squared())
 }
@@ -70,9 +66,7 @@ pub(crate) fn wrap_angle(a: f64) -> f64 {
 /// Twice the signed area of a closed polygon (positive counter-clockwise).
 pub(crate) fn signed_area2(points: &[DVec2]) -> f64 {
     let n = points.len();
-    (0..n)
-        .map(|i| points[i].perp_dot(points[(i + 1) % n]))
-        .sum()
+    (0..n).map(|i| points[i].perp_dot(points[(i + 1) % n])).sum()
 }
 
 /// One point of a centripetal Catmull-Rom span from `p1` to `p2`, `u` in 0..=1.
@@ -120,9 +114,7 @@ pub(crate) fn closed_spline_dense(control: &[DVec2]) -> Vec<DVec2> {
 /// Length of a closed polyline.
 pub(crate) fn closed_length(points: &[DVec2]) -> f64 {
     let n = points.len();
-    (0..n)
-        .map(|i| points[i].distance(points[(i + 1) % n]))
-        .sum()
+    (0..n).map(|i| points[i].distance(points[(i + 1) % n])).sum()
 }
 
 /// `count` points evenly spaced by arc length along a closed polyline, starting at its first point.
@@ -141,11 +133,7 @@ pub(crate) fn resample_closed(points: &[DVec2], count: usize) -> Vec<DVec2> {
         let a = points[seg];
         let b = points[(seg + 1) % n];
         let len = a.distance(b);
-        let t = if len > 0.0 {
-            ((target - seg_start) / len).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
+        let t = if len > 0.0 { ((target - seg_start) / len).clamp(0.0, 1.0) } else { 0.0 };
         out.push(a.lerp(b, t));
     }
     out
@@ -167,9 +155,7 @@ mod tests {
 
     #[test]
     fn spline_passes_through_control_points_and_resamples_evenly() {
-        let c: Vec<DVec2> = (0..8)
-            .map(|k| DVec2::from_angle(k as f64 * std::f64::consts::TAU / 8.0) * 3.0)
-            .collect();
+        let c: Vec<DVec2> = (0..8).map(|k| DVec2::from_angle(k as f64 * std::f64::consts::TAU / 8.0) * 3.0).collect();
         let dense = closed_spline_dense(&c);
         for q in &c {
             assert!(dense.iter().any(|d| d.distance(*q) < 1e-12));

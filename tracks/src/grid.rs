@@ -26,26 +26,13 @@ impl Grid {
         }
         let extent = (hi - lo).max(DVec2::splat(1e-9));
         // Keep the cell count bounded (about a million) even for huge or odd inputs.
-        let cell = cell_hint
-            .max((extent.x * extent.y / 1.0e6).sqrt())
-            .max(1e-6);
+        let cell = cell_hint.max((extent.x * extent.y / 1.0e6).sqrt()).max(1e-6);
         let nx = ((extent.x / cell).floor() as usize + 1).max(1);
         let ny = ((extent.y / cell).floor() as usize + 1).max(1);
-        let mut grid = Grid {
-            origin: lo,
-            cell,
-            nx,
-            ny,
-            start: vec![0; nx * ny + 1],
-            items: Vec::new(),
-        };
+        let mut grid = Grid { origin: lo, cell, nx, ny, start: vec![0; nx * ny + 1], items: Vec::new() };
         // Two passes: count, then fill.
         for pass in 0..2 {
-            let mut fill: Vec<u32> = if pass == 1 {
-                grid.start[..nx * ny].to_vec()
-            } else {
-                Vec::new()
-            };
+            let mut fill: Vec<u32> = if pass == 1 { grid.start[..nx * ny].to_vec() } else { Vec::new() };
             if pass == 1 {
                 grid.items = vec![0; grid.start[nx * ny] as usize];
             }
@@ -118,11 +105,7 @@ impl Grid {
 
     /// Nearest segment to `p` by `dist2(segment, p)` (squared distance), searching rings of
     /// cells outwards until no unvisited cell can hold anything nearer.
-    pub(crate) fn nearest(
-        &self,
-        p: DVec2,
-        mut dist2: impl FnMut(usize) -> f64,
-    ) -> Option<(usize, f64)> {
+    pub(crate) fn nearest(&self, p: DVec2, mut dist2: impl FnMut(usize) -> f64) -> Option<(usize, f64)> {
         let (cx, cy) = self.cell_clamped(p);
         let mut best: Option<(usize, f64)> = None;
         let max_ring = self.nx.max(self.ny);

@@ -18,11 +18,7 @@ pub(crate) struct Penta {
 
 impl Penta {
     pub(crate) fn zeros(n: usize, cyclic: bool) -> Penta {
-        Penta {
-            n,
-            cyclic,
-            band: vec![[0.0; 3]; n],
-        }
+        Penta { n, cyclic, band: vec![[0.0; 3]; n] }
     }
 
     /// Adds `v` to H[i][j] (and H[j][i]); i and j at most 2 apart.
@@ -100,12 +96,7 @@ impl EnvelopeCholesky {
         let mut offset = Vec::with_capacity(m + 1);
         offset.push(0);
         for (r, &i) in free.iter().enumerate() {
-            let f = h
-                .neighbours(i)
-                .map(|j| reduced[j])
-                .filter(|&c| c < r)
-                .min()
-                .unwrap_or(r);
+            let f = h.neighbours(i).map(|j| reduced[j]).filter(|&c| c < r).min().unwrap_or(r);
             first.push(f);
             offset.push(offset[r] + (r - f + 1));
         }
@@ -138,11 +129,7 @@ impl EnvelopeCholesky {
         for r in 0..m {
             let row = self.offset[r] - self.first[r];
             let lrow = &self.l[row + self.first[r]..row + r];
-            let sum: f64 = lrow
-                .iter()
-                .zip(&b[self.first[r]..r])
-                .map(|(l, y)| l * y)
-                .sum();
+            let sum: f64 = lrow.iter().zip(&b[self.first[r]..r]).map(|(l, y)| l * y).sum();
             b[r] = (b[r] - sum) / self.l[row + r];
         }
         for r in (0..m).rev() {
@@ -223,10 +210,7 @@ fn projected_newton(h: &Penta, f: &[f64], lo: &[f64], hi: &[f64], tol: f64) -> Q
             break;
         }
         // Bertsekas' epsilon-active set: near a bound with the gradient pushing outwards.
-        let eps = (0..n)
-            .map(|i| (x[i] - project(i, x[i] - g[i] / h.get(i, i))).abs())
-            .fold(0.0f64, f64::max)
-            .min(1e-2);
+        let eps = (0..n).map(|i| (x[i] - project(i, x[i] - g[i] / h.get(i, i))).abs()).fold(0.0f64, f64::max).min(1e-2);
         free.clear();
         reduced.fill(usize::MAX);
         for i in 0..n {
@@ -238,11 +222,7 @@ fn projected_newton(h: &Penta, f: &[f64], lo: &[f64], hi: &[f64], tol: f64) -> Q
         }
         // Newton direction on the free variables, scaled gradient on the active ones.
         for i in 0..n {
-            d[i] = if reduced[i] == usize::MAX {
-                -g[i] / h.get(i, i)
-            } else {
-                0.0
-            };
+            d[i] = if reduced[i] == usize::MAX { -g[i] / h.get(i, i) } else { 0.0 };
         }
         if !free.is_empty() {
             let Some(chol) = EnvelopeCholesky::factor(h, &free, &reduced) else {
@@ -261,15 +241,7 @@ fn projected_newton(h: &Penta, f: &[f64], lo: &[f64], hi: &[f64], tol: f64) -> Q
                 trial[i] = project(i, x[i] + tau * d[i]);
             }
             let ft = objective(&trial, &mut hx);
-            let predicted: f64 = (0..n)
-                .map(|i| {
-                    if reduced[i] == usize::MAX {
-                        g[i] * (x[i] - trial[i])
-                    } else {
-                        -tau * g[i] * d[i]
-                    }
-                })
-                .sum();
+            let predicted: f64 = (0..n).map(|i| if reduced[i] == usize::MAX { g[i] * (x[i] - trial[i]) } else { -tau * g[i] * d[i] }).sum();
             if fx - ft >= 1e-4 * predicted {
                 accepted = true;
                 fx = ft;
@@ -287,11 +259,7 @@ fn projected_newton(h: &Penta, f: &[f64], lo: &[f64], hi: &[f64], tol: f64) -> Q
     for i in 0..n {
         g[i] = hx[i] + f[i];
     }
-    QpSolution {
-        kkt_residual: kkt_residual(&x, &g, lo, hi),
-        x,
-        iterations,
-    }
+    QpSolution { kkt_residual: kkt_residual(&x, &g, lo, hi), x, iterations }
 }
 
 #[cfg(test)]
@@ -302,9 +270,7 @@ mod tests {
         // A fourth-difference-like operator plus a little diagonal: ill-conditioned like ours.
         let mut state = seed;
         let mut rnd = move || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (state >> 11) as f64 / (1u64 << 53) as f64
         };
         let mut h = Penta::zeros(n, cyclic);
@@ -337,22 +303,12 @@ mod tests {
 
     #[test]
     fn projected_newton_meets_kkt_and_beats_perturbations() {
-        for (n, cyclic, seed) in [
-            (50, true, 1),
-            (300, true, 2),
-            (301, false, 3),
-            (9, true, 4),
-            (8, false, 5),
-        ] {
+        for (n, cyclic, seed) in [(50, true, 1), (300, true, 2), (301, false, 3), (9, true, 4), (8, false, 5)] {
             let (h, f, lo, hi) = random_problem(n, cyclic, seed);
             let sol = solve_box_qp(&h, &f, &lo, &hi);
             let scale = f.iter().fold(0.0f64, |a, v| a.max(v.abs()));
 
-            assert!(
-                sol.kkt_residual <= 1e-9 * scale,
-                "n={n}: KKT residual {}",
-                sol.kkt_residual
-            );
+            assert!(sol.kkt_residual <= 1e-9 * scale, "n={n}: KKT residual {}", sol.kkt_residual);
             assert!(sol.iterations < 200, "n={n}: {} iterations", sol.iterations);
             let best = objective(&h, &f, &sol.x);
             // Any feasible perturbation is no better (convexity + KKT make this a global minimum).

@@ -65,10 +65,7 @@ impl RacingLine {
     }
 
     /// [`RacingLine::compute`], also reporting how the optimisation converged.
-    pub fn compute_with_report(
-        track: &Track,
-        limits: &LapLimits,
-    ) -> Result<(RacingLine, SolveReport), TrackError> {
+    pub fn compute_with_report(track: &Track, limits: &LapLimits) -> Result<(RacingLine, SolveReport), TrackError> {
         check_limits(track, limits)?;
         let (centre, normals, bound) = resample(track, limits)?;
         let closed = track.is_closed();
@@ -76,20 +73,12 @@ impl RacingLine {
         // Second difference k joins points (k-1, k, k+1); D_k = e_k + sum_j c_j alpha_j n_j.
         let mut h = Penta::zeros(n, closed);
         let mut f = vec![0.0; n];
-        let rows: Vec<usize> = if closed {
-            (0..n).collect()
-        } else {
-            (1..n - 1).collect()
-        };
+        let rows: Vec<usize> = if closed { (0..n).collect() } else { (1..n - 1).collect() };
         for k in rows {
             let idx = [(k + n - 1) % n, k, (k + 1) % n];
             let coef = [1.0, -2.0, 1.0];
             let e = centre[idx[0]] - 2.0 * centre[idx[1]] + centre[idx[2]];
-            let v = [
-                normals[idx[0]] * coef[0],
-                normals[idx[1]] * coef[1],
-                normals[idx[2]] * coef[2],
-            ];
+            let v = [normals[idx[0]] * coef[0], normals[idx[1]] * coef[1], normals[idx[2]] * coef[2]];
             for a in 0..3 {
                 f[idx[a]] += v[a].dot(e);
                 for b in a..3 {
@@ -108,60 +97,33 @@ impl RacingLine {
         let fscale = f.iter().fold(0.0f64, |a, v| a.max(v.abs())).max(1e-300);
         let points: Vec<DVec2> = (0..n).map(|i| centre[i] + normals[i] * sol.x[i]).collect();
         let line = RacingLine::from_path(track.name(), points, closed, limits)?;
-        Ok((
-            line,
-            SolveReport {
-                iterations: sol.iterations,
-                kkt_residual: sol.kkt_residual / fscale,
-            },
-        ))
+        Ok((line, SolveReport { iterations: sol.iterations, kkt_residual: sol.kkt_residual / fscale }))
     }
 
     /// The speed profile and lap time along the centre line itself (resampled like the racing
     /// line), for comparison.
     pub fn along_centre(track: &Track, limits: &LapLimits) -> Result<RacingLine, TrackError> {
         check_limits(track, limits)?;
-        let (centre, _, _) = resample(
-            track,
-            &LapLimits {
-                border_margin: 0.0,
-                ..*limits
-            },
-        )?;
+        let (centre, _, _) = resample(track, &LapLimits { border_margin: 0.0, ..*limits })?;
         RacingLine::from_path(track.name(), centre, track.is_closed(), limits)
     }
 
     /// Speed profile and lap time along any path of points (closed: the last joins the first).
     /// `name` only labels errors.
-    pub fn from_path(
-        name: &str,
-        points: Vec<DVec2>,
-        closed: bool,
-        limits: &LapLimits,
-    ) -> Result<RacingLine, TrackError> {
-        let invalid = |message: String| TrackError::Invalid {
-            name: name.to_string(),
-            message,
-        };
+    pub fn from_path(name: &str, points: Vec<DVec2>, closed: bool, limits: &LapLimits) -> Result<RacingLine, TrackError> {
+        let invalid = |message: String| TrackError::Invalid { name: name.to_string(), message };
         check_limit_values(limits).map_err(invalid)?;
         let n = points.len();
         if n < if closed { 3 } else { 2 } {
-            return Err(invalid(format!(
-                "a path needs at least 3 points (2 when open), got {n}"
-            )));
+            return Err(invalid(format!("a path needs at least 3 points (2 when open), got {n}")));
         }
         if let Some(i) = points.iter().position(|p| !p.is_finite()) {
             return Err(invalid(format!("path point {i} is not finite")));
         }
         let segs = if closed { n } else { n - 1 };
-        let ds: Vec<f64> = (0..segs)
-            .map(|i| points[i].distance(points[(i + 1) % n]))
-            .collect();
+        let ds: Vec<f64> = (0..segs).map(|i| points[i].distance(points[(i + 1) % n])).collect();
         if let Some(i) = ds.iter().position(|&d| d <= 0.0) {
-            return Err(invalid(format!(
-                "path points {i} and {} coincide",
-                (i + 1) % n
-            )));
+            return Err(invalid(format!("path points {i} and {} coincide", (i + 1) % n)));
         }
         let mut s = Vec::with_capacity(n);
         let mut acc = 0.0;
@@ -187,25 +149,14 @@ impl RacingLine {
             curvature[n - 1] = curvature[n - 2];
         }
         let speed = speed_profile(&ds, &curvature, closed, limits);
-        let lap_time = (0..segs)
-            .map(|i| ds[i] / (0.5 * (speed[i] + speed[(i + 1) % n])))
-            .sum();
-        Ok(RacingLine {
-            points,
-            s,
-            curvature,
-            speed,
-            length,
-            lap_time,
-        })
+        let lap_time = (0..segs).map(|i| ds[i] / (0.5 * (speed[i] + speed[(i + 1) % n]))).sum();
+        Ok(RacingLine { points, s, curvature, speed, length, lap_time })
     }
 
     /// Total absolute turning along the line, radians (integral of |curvature| ds).
     pub fn total_turning(&self) -> f64 {
         let n = self.points.len();
-        (0..n)
-            .map(|i| self.curvature[i].abs() * segment_share(&self.s, self.length, i))
-            .sum()
+        (0..n).map(|i| self.curvature[i].abs() * segment_share(&self.s, self.length, i)).sum()
     }
 }
 
@@ -213,42 +164,25 @@ impl RacingLine {
 fn segment_share(s: &[f64], length: f64, i: usize) -> f64 {
     let n = s.len();
     let next = if i + 1 < n { s[i + 1] } else { length };
-    let prev = if i > 0 {
-        s[i - 1]
-    } else {
-        s[0] - (length - s[n - 1])
-    };
+    let prev = if i > 0 { s[i - 1] } else { s[0] - (length - s[n - 1]) };
     0.5 * (next - prev)
 }
 
 fn check_limit_values(l: &LapLimits) -> Result<(), String> {
-    let positive = [
-        ("top_speed", l.top_speed),
-        ("max_lateral_accel", l.max_lateral_accel),
-        ("max_accel", l.max_accel),
-        ("max_brake", l.max_brake),
-    ];
+    let positive = [("top_speed", l.top_speed), ("max_lateral_accel", l.max_lateral_accel), ("max_accel", l.max_accel), ("max_brake", l.max_brake)];
     for (what, v) in positive {
         if !(v.is_finite() && v > 0.0) {
-            return Err(format!(
-                "lap limit {what} must be a finite number > 0, got {v}"
-            ));
+            return Err(format!("lap limit {what} must be a finite number > 0, got {v}"));
         }
     }
     if !(l.border_margin.is_finite() && l.border_margin >= 0.0) {
-        return Err(format!(
-            "lap limit border_margin must be a finite number >= 0, got {}",
-            l.border_margin
-        ));
+        return Err(format!("lap limit border_margin must be a finite number >= 0, got {}", l.border_margin));
     }
     Ok(())
 }
 
 fn check_limits(track: &Track, limits: &LapLimits) -> Result<(), TrackError> {
-    check_limit_values(limits).map_err(|message| TrackError::Invalid {
-        name: track.name().to_string(),
-        message,
-    })
+    check_limit_values(limits).map_err(|message| TrackError::Invalid { name: track.name().to_string(), message })
 }
 
 /// Evenly spaced centre points, their unit normals (left) and the allowed offset each side.
@@ -257,11 +191,7 @@ type Resampled = (Vec<DVec2>, Vec<DVec2>, Vec<f64>);
 fn resample(track: &Track, limits: &LapLimits) -> Result<Resampled, TrackError> {
     let len = track.length();
     let intervals = ((len / RACING_LINE_SPACING).round() as usize).max(8);
-    let count = if track.is_closed() {
-        intervals
-    } else {
-        intervals + 1
-    };
+    let count = if track.is_closed() { intervals } else { intervals + 1 };
     let mut centre = Vec::with_capacity(count);
     let mut normals = Vec::with_capacity(count);
     let mut bound = Vec::with_capacity(count);
@@ -290,16 +220,7 @@ fn resample(track: &Track, limits: &LapLimits) -> Result<Resampled, TrackError> 
 /// available shrinks as cornering uses up the lateral grip.
 fn speed_profile(ds: &[f64], curvature: &[f64], closed: bool, l: &LapLimits) -> Vec<f64> {
     let n = curvature.len();
-    let mut v: Vec<f64> = curvature
-        .iter()
-        .map(|k| {
-            if k.abs() > 0.0 {
-                (l.max_lateral_accel / k.abs()).sqrt().min(l.top_speed)
-            } else {
-                l.top_speed
-            }
-        })
-        .collect();
+    let mut v: Vec<f64> = curvature.iter().map(|k| if k.abs() > 0.0 { (l.max_lateral_accel / k.abs()).sqrt().min(l.top_speed) } else { l.top_speed }).collect();
     let grip_left = |v: f64, k: f64| {
         let used = v * v * k.abs() / l.max_lateral_accel;
         (1.0 - used * used).max(0.0).sqrt()
@@ -333,46 +254,28 @@ mod tests {
     use super::*;
     use std::f64::consts::TAU;
 
-    const LIMITS: LapLimits = LapLimits {
-        top_speed: 4.0,
-        max_lateral_accel: 6.0,
-        max_accel: 3.0,
-        max_brake: 4.0,
-        border_margin: 0.12,
-    };
+    const LIMITS: LapLimits = LapLimits { top_speed: 4.0, max_lateral_accel: 6.0, max_accel: 3.0, max_brake: 4.0, border_margin: 0.12 };
 
     fn circle(r: f64, width: f64) -> Track {
         let n = 300;
-        let wp = (0..n)
-            .map(|i| DVec2::from_angle(TAU * i as f64 / n as f64) * r)
-            .collect();
+        let wp = (0..n).map(|i| DVec2::from_angle(TAU * i as f64 / n as f64) * r).collect();
         Track::new("circle", wp, vec![width; n], true).unwrap()
     }
 
     #[test]
     fn circle_lap_time_matches_the_closed_form() {
         for (r, top_speed) in [(3.0, 10.0), (3.0, 3.0), (1.0, 10.0), (8.0, 4.0)] {
-            let limits = LapLimits {
-                top_speed,
-                ..LIMITS
-            };
+            let limits = LapLimits { top_speed, ..LIMITS };
             let t = circle(r, 1.07);
             let (line, report) = RacingLine::compute_with_report(&t, &limits).unwrap();
             assert!(report.kkt_residual < 1e-9, "{report:?}");
             let radii: Vec<f64> = line.points.iter().map(|p| p.length()).collect();
             let r_line = radii.iter().sum::<f64>() / radii.len() as f64;
-            assert!(
-                radii.iter().all(|x| (x - r_line).abs() < 1e-3),
-                "the line on a circle is a circle"
-            );
+            assert!(radii.iter().all(|x| (x - r_line).abs() < 1e-3), "the line on a circle is a circle");
             assert!(r_line >= r - (0.535 - 0.12) - 1e-3 && r_line <= r + 0.535 - 0.12 + 1e-3);
             let v = top_speed.min((limits.max_lateral_accel * r_line).sqrt());
             let expected = TAU * r_line / v;
-            assert!(
-                (line.lap_time - expected).abs() < 0.01 * expected,
-                "r={r}: {} vs {expected}",
-                line.lap_time
-            );
+            assert!((line.lap_time - expected).abs() < 0.01 * expected, "r={r}: {} vs {expected}", line.lap_time);
         }
     }
 
@@ -383,13 +286,8 @@ mod tests {
             let j = (i + 1) % n;
             let ds = line.points[i].distance(line.points[j]);
             let a = (line.speed[j].powi(2) - line.speed[i].powi(2)) / (2.0 * ds);
-            assert!(
-                a <= limits.max_accel + 1e-9 && a >= -limits.max_brake - 1e-9,
-                "point {i}: accel {a}"
-            );
-            let v_cap = (limits.max_lateral_accel / line.curvature[i].abs())
-                .sqrt()
-                .min(limits.top_speed);
+            assert!(a <= limits.max_accel + 1e-9 && a >= -limits.max_brake - 1e-9, "point {i}: accel {a}");
+            let v_cap = (limits.max_lateral_accel / line.curvature[i].abs()).sqrt().min(limits.top_speed);
             assert!(line.speed[i] <= v_cap + 1e-9);
         }
     }
@@ -402,33 +300,17 @@ mod tests {
             let centre = RacingLine::along_centre(&t, &LIMITS).unwrap();
             assert!(report.kkt_residual < 1e-9, "{name}: {report:?}");
             assert!(report.iterations < 50, "{name}: {report:?}");
-            assert!(
-                line.length < centre.length || line.total_turning() < centre.total_turning(),
-                "{name}"
-            );
-            assert!(
-                line.lap_time < centre.lap_time,
-                "{name}: {} vs {}",
-                line.lap_time,
-                centre.lap_time
-            );
+            assert!(line.length < centre.length || line.total_turning() < centre.total_turning(), "{name}");
+            assert!(line.lap_time < centre.lap_time, "{name}: {} vs {}", line.lap_time, centre.lap_time);
             let mut hint = None;
             for p in &line.points {
                 let pr = t.project(*p, hint);
-                assert!(
-                    pr.distance_from_centre() <= pr.half_width - LIMITS.border_margin + 1e-6,
-                    "{name}: {pr:?}"
-                );
+                assert!(pr.distance_from_centre() <= pr.half_width - LIMITS.border_margin + 1e-6, "{name}: {pr:?}");
                 hint = Some(pr.segment);
             }
             check_profile(&line, &LIMITS, true);
             assert_eq!(line.s.len(), line.points.len());
-            assert!(
-                (line.s.last().unwrap() + line.points[0].distance(*line.points.last().unwrap())
-                    - line.length)
-                    .abs()
-                    < 1e-9
-            );
+            assert!((line.s.last().unwrap() + line.points[0].distance(*line.points.last().unwrap()) - line.length).abs() < 1e-9);
             let spacing = t.length() / line.points.len() as f64;
             assert!((spacing - RACING_LINE_SPACING).abs() < 0.01);
             eprintln!(
@@ -462,59 +344,22 @@ mod tests {
     #[test]
     fn bad_limits_and_narrow_tracks_are_errors() {
         let t = Track::builtin("oval").unwrap();
-        let e = RacingLine::compute(
-            &t,
-            &LapLimits {
-                max_brake: -1.0,
-                ..LIMITS
-            },
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.contains("max_brake must be a finite number > 0, got -1"),
-            "{e}"
-        );
-        let e = RacingLine::compute(
-            &t,
-            &LapLimits {
-                border_margin: f64::NAN,
-                ..LIMITS
-            },
-        )
-        .unwrap_err()
-        .to_string();
+        let e = RacingLine::compute(&t, &LapLimits { max_brake: -1.0, ..LIMITS }).unwrap_err().to_string();
+        assert!(e.contains("max_brake must be a finite number > 0, got -1"), "{e}");
+        let e = RacingLine::compute(&t, &LapLimits { border_margin: f64::NAN, ..LIMITS }).unwrap_err().to_string();
         assert!(e.contains("border_margin"), "{e}");
-        let e = RacingLine::compute(
-            &t,
-            &LapLimits {
-                border_margin: 0.6,
-                ..LIMITS
-            },
-        )
-        .unwrap_err()
-        .to_string();
+        let e = RacingLine::compute(&t, &LapLimits { border_margin: 0.6, ..LIMITS }).unwrap_err().to_string();
         assert!(e.contains("narrower than twice the border margin"), "{e}");
-        let e = RacingLine::from_path("p", vec![DVec2::ZERO, DVec2::ZERO, DVec2::X], true, &LIMITS)
-            .unwrap_err();
+        let e = RacingLine::from_path("p", vec![DVec2::ZERO, DVec2::ZERO, DVec2::X], true, &LIMITS).unwrap_err();
         assert!(e.to_string().contains("coincide"), "{e}");
     }
 
     #[test]
     fn deepracer_routes_get_a_racing_line() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/tracks");
-        for stem in [
-            "reinvent_base",
-            "reInvent2019_track",
-            "Bowtie_track",
-            "Straight_track",
-            "2022_april_pro",
-            "Monaco",
-            "Austin",
-            "Tokyo_Training_track",
-        ] {
-            let t = Track::from_npy_file(std::path::Path::new(&format!("{dir}/{stem}.npy")))
-                .unwrap_or_else(|e| panic!("{e} (the tests need ../shared/tracks)"));
+        for stem in ["reinvent_base", "reInvent2019_track", "Bowtie_track", "Straight_track", "2022_april_pro", "Monaco", "Austin", "Tokyo_Training_track"] {
+            let t =
+                Track::from_npy_file(std::path::Path::new(&format!("{dir}/{stem}.npy"))).unwrap_or_else(|e| panic!("{e} (the tests need ../shared/tracks)"));
             let (line, report) = RacingLine::compute_with_report(&t, &LIMITS).unwrap();
             let centre = RacingLine::along_centre(&t, &LIMITS).unwrap();
             assert!(report.kkt_residual < 1e-9, "{stem}: {report:?}");

@@ -104,11 +104,7 @@ impl Track {
             return Track::builtin(name_or_path);
         }
         let path = std::path::Path::new(name_or_path);
-        match path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase())
-        {
+        match path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()) {
             Some(e) if e == "json" => Track::from_json_file(path),
             Some(e) if e == "npy" => Track::from_npy_file(path),
             _ => Err(unknown_track(name_or_path)),
@@ -120,22 +116,12 @@ impl Track {
     /// waypoint 0 at the end). Rejects fewer than 3 waypoints (2 when open), non-finite values,
     /// widths <= 0, a centre line that doubles back, and one that crosses itself
     /// (see [`Track::new_allowing_crossings`]).
-    pub fn new(
-        name: &str,
-        waypoints: Vec<DVec2>,
-        widths: Vec<f64>,
-        closed: bool,
-    ) -> Result<Track, TrackError> {
+    pub fn new(name: &str, waypoints: Vec<DVec2>, widths: Vec<f64>, closed: bool) -> Result<Track, TrackError> {
         Track::build(name, waypoints, widths, closed, false)
     }
     /// Like [`Track::new`] but accepts a centre line that crosses itself (a figure-eight such as
     /// DeepRacer's Bowtie); [`Track::crossings`] counts the crossings.
-    pub fn new_allowing_crossings(
-        name: &str,
-        waypoints: Vec<DVec2>,
-        widths: Vec<f64>,
-        closed: bool,
-    ) -> Result<Track, TrackError> {
+    pub fn new_allowing_crossings(name: &str, waypoints: Vec<DVec2>, widths: Vec<f64>, closed: bool) -> Result<Track, TrackError> {
         Track::build(name, waypoints, widths, closed, true)
     }
     /// The same track driven the other way round, as DeepRacer's clockwise training does:
@@ -144,16 +130,11 @@ impl Track {
     pub fn reversed(&self) -> Track {
         // A loop keeps its start line: waypoint 0 stays first, the rest run backwards.
         let n = self.waypoints.len();
-        let order: Vec<usize> = if self.closed {
-            (0..n).map(|j| (n - j) % n).collect()
-        } else {
-            (0..n).rev().collect()
-        };
+        let order: Vec<usize> = if self.closed { (0..n).map(|j| (n - j) % n).collect() } else { (0..n).rev().collect() };
         let waypoints: Vec<DVec2> = order.iter().map(|&i| self.waypoints[i]).collect();
         let widths: Vec<f64> = order.iter().map(|&i| self.widths[i]).collect();
         // The geometry was valid one way round, so it is valid the other.
-        let mut t = Track::build(&self.name, waypoints, widths, self.closed, true)
-            .expect("a valid track reversed is a valid track");
+        let mut t = Track::build(&self.name, waypoints, widths, self.closed, true).expect("a valid track reversed is a valid track");
         let rows = self.source_waypoints.len();
         t.source_waypoints = self.source_waypoints.iter().rev().copied().collect();
         t.source_index = order.iter().map(|&i| rows - 1 - self.source_index[i]).collect();
@@ -177,10 +158,7 @@ impl Track {
     }
     /// Reads a file in our JSON track format.
     pub fn from_json_file(path: &std::path::Path) -> Result<Track, TrackError> {
-        let text = std::fs::read_to_string(path).map_err(|source| TrackError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| TrackError::Io { path: path.to_path_buf(), source })?;
         crate::io::parse_json(&text, path)
     }
     /// Serialises to our JSON track format.
@@ -229,9 +207,7 @@ impl Track {
     }
     /// Mean track width over the lap (weighted by segment length), metres.
     pub fn mean_width(&self) -> f64 {
-        let total: f64 = (0..self.segment_count())
-            .map(|i| 0.5 * (self.widths[i] + self.widths[self.next(i)]) * self.seg_len[i])
-            .sum();
+        let total: f64 = (0..self.segment_count()).map(|i| 0.5 * (self.widths[i] + self.widths[self.next(i)]) * self.seg_len[i]).sum();
         total / self.length
     }
     /// Left border points (one per waypoint), metres.
@@ -340,21 +316,11 @@ impl Track {
     // ---- construction ----
 
     /// Validates, cleans, then builds the geometry; each step's message names the track.
-    fn build(
-        name: &str,
-        waypoints: Vec<DVec2>,
-        widths: Vec<f64>,
-        closed: bool,
-        allow_crossings: bool,
-    ) -> Result<Track, TrackError> {
-        let invalid = |message: String| TrackError::Invalid {
-            name: name.to_string(),
-            message,
-        };
+    fn build(name: &str, waypoints: Vec<DVec2>, widths: Vec<f64>, closed: bool, allow_crossings: bool) -> Result<Track, TrackError> {
+        let invalid = |message: String| TrackError::Invalid { name: name.to_string(), message };
         validate(&waypoints, &widths).map_err(invalid)?;
         let cleaned = dedupe(&waypoints, widths, closed).map_err(invalid)?;
-        let g = Geometry::compute(&cleaned.waypoints, &cleaned.widths, closed, allow_crossings)
-            .map_err(invalid)?;
+        let g = Geometry::compute(&cleaned.waypoints, &cleaned.widths, closed, allow_crossings).map_err(invalid)?;
         Ok(Track {
             name: name.to_string(),
             description: String::new(),
@@ -405,10 +371,7 @@ impl Track {
             s.clamp(0.0, self.length)
         };
         let m = self.segment_count();
-        let i = self.s[..m]
-            .partition_point(|&x| x <= s)
-            .saturating_sub(1)
-            .min(m - 1);
+        let i = self.s[..m].partition_point(|&x| x <= s).saturating_sub(1).min(m - 1);
         let t = ((s - self.s[i]) / self.seg_len[i]).clamp(0.0, 1.0);
         (i, t)
     }
@@ -495,11 +458,7 @@ impl Track {
         let d = p - q;
         // Inside a segment the offset is perpendicular to it; at a waypoint (the outside of a
         // corner, or past an open end) take the side from the track direction there.
-        let side = if t > 0.0 && t < 1.0 {
-            self.seg_dir[i].perp_dot(d)
-        } else {
-            dir.perp_dot(d)
-        };
+        let side = if t > 0.0 && t < 1.0 { self.seg_dir[i].perp_dot(d) } else { dir.perp_dot(d) };
         let lateral = if side < 0.0 { -d.length() } else { d.length() };
         Projection {
             segment: i,
@@ -516,10 +475,7 @@ impl Track {
 }
 
 fn unknown_track(name: &str) -> TrackError {
-    TrackError::UnknownTrack {
-        name: name.to_string(),
-        known: Track::builtin_names().join(", "),
-    }
+    TrackError::UnknownTrack { name: name.to_string(), known: Track::builtin_names().join(", ") }
 }
 
 #[cfg(test)]

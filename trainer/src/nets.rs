@@ -34,13 +34,9 @@ impl Torso {
         for (i, (layer, shape)) in network.layers().into_iter().zip(&shapes).enumerate() {
             let lp = p / "torso" / i;
             layers.push(match layer {
-                Layer::Conv { out, kernel, stride } => TLayer::Conv(nn::conv2d(
-                    &lp,
-                    previous[0] as i64,
-                    out as i64,
-                    kernel as i64,
-                    nn::ConvConfig { stride: stride as i64, ..Default::default() },
-                )),
+                Layer::Conv { out, kernel, stride } => {
+                    TLayer::Conv(nn::conv2d(&lp, previous[0] as i64, out as i64, kernel as i64, nn::ConvConfig { stride: stride as i64, ..Default::default() }))
+                }
                 Layer::BatchNorm => TLayer::BatchNorm(nn::batch_norm2d(&lp, previous[0] as i64, Default::default())),
                 Layer::Relu => TLayer::Relu,
                 Layer::Tanh => TLayer::Tanh,
@@ -162,13 +158,13 @@ impl Actor {
     pub fn sample(&self, x: &Tensor, train: bool) -> (Tensor, Tensor) {
         let out = self.pi.forward(&self.torso.forward_t(x, train));
         let mean = out.narrow(1, 0, 2);
-        let log_std = out
-            .narrow(1, 2, 2)
-            .clamp(paddock_policy::distribution::LOG_STD_MIN as f64, paddock_policy::distribution::LOG_STD_MAX as f64);
+        let log_std = out.narrow(1, 2, 2).clamp(paddock_policy::distribution::LOG_STD_MIN as f64, paddock_policy::distribution::LOG_STD_MAX as f64);
         let z = Tensor::randn_like(&mean);
         let u = &mean + log_std.exp() * &z;
         let a = u.tanh();
-        let logp = (z.pow_tensor_scalar(2) * -0.5 - &log_std - LN_SQRT_2PI
+        let logp = (z.pow_tensor_scalar(2) * -0.5
+            - &log_std
+            - LN_SQRT_2PI
             - (a.pow_tensor_scalar(2).neg() + (1.0 + paddock_policy::distribution::SQUASH_EPS as f64)).log())
         .sum_dim_intlist(-1, false, Kind::Float);
         (a, logp)
@@ -220,9 +216,7 @@ pub fn export(vs: &nn::VarStore) -> Tensors {
 pub fn import(vs: &nn::VarStore, tensors: &Tensors) -> Result<(), TrainError> {
     tch::no_grad(|| {
         for (name, mut var) in vs.variables() {
-            let (shape, values) = tensors
-                .get(&name)
-                .ok_or_else(|| TrainError::Model(format!("the model has no tensor '{name}' that this network needs")))?;
+            let (shape, values) = tensors.get(&name).ok_or_else(|| TrainError::Model(format!("the model has no tensor '{name}' that this network needs")))?;
             let size: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
             if size != var.size() {
                 return Err(TrainError::Model(format!("tensor '{name}' has shape {shape:?}, the network needs {:?}", var.size())));
@@ -295,10 +289,7 @@ mod tests {
     #[test]
     fn log_probabilities_match_the_policy_crate_sampler() {
         let mut rng = rand_pcg::Pcg64::seed_from_u64(12);
-        for (head, space) in [
-            (Head::Categorical, ActionSpace::deepracer_default_discrete()),
-            (Head::Gaussian, ActionSpace::deepracer_default_continuous()),
-        ] {
+        for (head, space) in [(Head::Categorical, ActionSpace::deepracer_default_discrete()), (Head::Gaussian, ActionSpace::deepracer_default_continuous())] {
             let m = meta(Network::Mlp { hidden: vec![32] }, Sensor::Lidar, vec![64], head, space);
             let vs = nn::VarStore::new(tch::Device::Cpu);
             let net = ActorCritic::new(&vs, &m).unwrap();

@@ -8,11 +8,11 @@ use paddock_sandbox::Rollout;
 use paddock_sim::ObsBuffer;
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Reduction, Tensor};
 
-use paddock_run::PpoStats;
-use paddock_run::config::{Hyperparameters, LossType};
-use crate::nets::{self, preprocess, ActorCritic};
 use crate::gae::{advantages, Steps};
+use crate::nets::{self, preprocess, ActorCritic};
 use crate::TrainError;
+use paddock_run::config::{Hyperparameters, LossType};
+use paddock_run::PpoStats;
 
 /// Rows per forward pass when evaluating a whole rollout without gradients.
 const CHUNK: i64 = 1024;

@@ -204,7 +204,8 @@ impl Run {
             let policy = Policy::from_bytes(&model_bytes, "current policy")?;
             let options = EvalOptions { laps: stop.eval_laps, env: Some(self.config.env.clone()), ..Default::default() };
             let report = evaluate(&policy, self.track.clone(), &self.config.track, &options)?;
-            lap_check = Some(LapCheck { clean_laps_in_a_row: report.clean_laps_in_a_row, completed_laps: report.completed_laps, best_lap_s: report.best_lap_s });
+            lap_check =
+                Some(LapCheck { clean_laps_in_a_row: report.clean_laps_in_a_row, completed_laps: report.completed_laps, best_lap_s: report.best_lap_s });
         }
         let passed = lap_check.as_ref().is_some_and(|c| c.clean_laps_in_a_row >= stop.eval_laps);
         let t1 = Instant::now();
@@ -469,12 +470,10 @@ mod tests {
         // A clone must keep the network, sensor and action space.
         let mut other = child_config;
         other.env.action_space = paddock_sim::ActionSpace::deepracer_default_continuous();
-        let err = train(other, &TrainOptions { out: temp_dir("other"), resume: false, from: Some(parent_dir.clone()), progress: false })
-            .unwrap_err()
-            .to_string();
+        let err =
+            train(other, &TrainOptions { out: temp_dir("other"), resume: false, from: Some(parent_dir.clone()), progress: false }).unwrap_err().to_string();
         assert!(err.contains("clone"), "{err}");
         fs::remove_dir_all(&parent_dir).ok();
         fs::remove_dir_all(&child_dir).ok();
     }
 }
-

@@ -9,10 +9,10 @@ use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
-use paddock_run::SacStats;
-use paddock_run::config::Hyperparameters;
 use crate::nets::{self, preprocess, Actor, QNet};
 use crate::TrainError;
+use paddock_run::config::Hyperparameters;
+use paddock_run::SacStats;
 
 /// Transitions, stored as the workers sent them (u8 pixels stay u8).
 struct ReplayBuffer {

@@ -68,20 +68,14 @@ impl ActionSpace {
 
     /// DeepRacer console's default continuous space: steering -30..30 degrees, speed 0.5..1 m/s.
     pub fn deepracer_default_continuous() -> ActionSpace {
-        ActionSpace::Continuous {
-            steering_angle: Range { low: -30.0, high: 30.0 },
-            speed: Range { low: 0.5, high: 1.0 },
-        }
+        ActionSpace::Continuous { steering_angle: Range { low: -30.0, high: 30.0 }, speed: Range { low: 0.5, high: 1.0 } }
     }
 
     /// A continuous space over everything the car can do: full steering lock both ways and its
     /// whole speed range.
     pub fn full_continuous(car: &crate::CarSpec) -> ActionSpace {
         let lock = car.max_steering_rad.to_degrees();
-        ActionSpace::Continuous {
-            steering_angle: Range { low: -lock, high: lock },
-            speed: Range { low: car.min_speed_mps, high: car.max_speed_mps },
-        }
+        ActionSpace::Continuous { steering_angle: Range { low: -lock, high: lock }, speed: Range { low: car.min_speed_mps, high: car.max_speed_mps } }
     }
 
     /// Checks the space against the car's limits (steering within +-`max_steering_deg`, speeds
@@ -105,10 +99,7 @@ impl ActionSpace {
                 }
             }
             ActionSpace::Continuous { steering_angle, speed } => {
-                for (what, r, lo, hi) in [
-                    ("steering_angle", steering_angle, -max_steering_deg, max_steering_deg),
-                    ("speed", speed, min_speed, max_speed),
-                ] {
+                for (what, r, lo, hi) in [("steering_angle", steering_angle, -max_steering_deg, max_steering_deg), ("speed", speed, min_speed, max_speed)] {
                     check(&format!("{what}.low"), r.low, lo, hi)?;
                     check(&format!("{what}.high"), r.high, lo, hi)?;
                     if r.low > r.high {
@@ -140,28 +131,21 @@ impl ActionSpace {
     /// is an error, never clipped silently.
     pub fn resolve(&self, action: Action) -> Result<DiscreteAction, ActionError> {
         match (self, action) {
-            (ActionSpace::Discrete(list), Action::Discrete(i)) => list.get(i).copied().ok_or_else(|| {
-                ActionError::Action(format!("discrete action {i} does not exist (the space has {} actions)", list.len()))
-            }),
+            (ActionSpace::Discrete(list), Action::Discrete(i)) => {
+                list.get(i).copied().ok_or_else(|| ActionError::Action(format!("discrete action {i} does not exist (the space has {} actions)", list.len())))
+            }
             (ActionSpace::Continuous { steering_angle: s, speed: v }, Action::Continuous { steering_angle, speed }) => {
                 let inside = |x: f32, r: &Range| x.is_finite() && x >= r.low - 1e-4 && x <= r.high + 1e-4;
                 if !inside(steering_angle, s) {
-                    return Err(ActionError::Action(format!(
-                        "steering_angle {steering_angle} is outside {}..{} degrees",
-                        s.low, s.high
-                    )));
+                    return Err(ActionError::Action(format!("steering_angle {steering_angle} is outside {}..{} degrees", s.low, s.high)));
                 }
                 if !inside(speed, v) {
                     return Err(ActionError::Action(format!("speed {speed} is outside {}..{} m/s", v.low, v.high)));
                 }
                 Ok(DiscreteAction { steering_angle, speed })
             }
-            (ActionSpace::Discrete(_), a) => {
-                Err(ActionError::Action(format!("{a:?} given to a discrete action space (use Action::Discrete)")))
-            }
-            (ActionSpace::Continuous { .. }, a) => {
-                Err(ActionError::Action(format!("{a:?} given to a continuous action space (use Action::Continuous)")))
-            }
+            (ActionSpace::Discrete(_), a) => Err(ActionError::Action(format!("{a:?} given to a discrete action space (use Action::Discrete)"))),
+            (ActionSpace::Continuous { .. }, a) => Err(ActionError::Action(format!("{a:?} given to a continuous action space (use Action::Continuous)"))),
         }
     }
 }
@@ -173,17 +157,11 @@ mod tests {
     #[test]
     fn parses_deepracer_model_metadata_forms() {
         let discrete: ActionSpace =
-            serde_json::from_str(r#"[{"steering_angle": -30, "speed": 0.8}, {"steering_angle": 0.0, "speed": 1.6}]"#)
-                .expect("discrete");
+            serde_json::from_str(r#"[{"steering_angle": -30, "speed": 0.8}, {"steering_angle": 0.0, "speed": 1.6}]"#).expect("discrete");
         assert_eq!(discrete.len(), 2);
-        let continuous: ActionSpace = serde_json::from_str(
-            r#"{"steering_angle": {"low": -30, "high": 30}, "speed": {"low": 0.5, "high": 4}}"#,
-        )
-        .expect("continuous");
-        assert_eq!(continuous, ActionSpace::Continuous {
-            steering_angle: Range { low: -30.0, high: 30.0 },
-            speed: Range { low: 0.5, high: 4.0 }
-        });
+        let continuous: ActionSpace =
+            serde_json::from_str(r#"{"steering_angle": {"low": -30, "high": 30}, "speed": {"low": 0.5, "high": 4}}"#).expect("continuous");
+        assert_eq!(continuous, ActionSpace::Continuous { steering_angle: Range { low: -30.0, high: 30.0 }, speed: Range { low: 0.5, high: 4.0 } });
     }
 
     #[test]
@@ -201,10 +179,7 @@ mod tests {
 
     #[test]
     fn validation_names_the_bad_entry() {
-        let space = ActionSpace::Discrete(vec![
-            DiscreteAction { steering_angle: 0.0, speed: 1.0 },
-            DiscreteAction { steering_angle: 40.0, speed: 1.0 },
-        ]);
+        let space = ActionSpace::Discrete(vec![DiscreteAction { steering_angle: 0.0, speed: 1.0 }, DiscreteAction { steering_angle: 40.0, speed: 1.0 }]);
         let err = space.validate(30.0, 0.1, 4.0).unwrap_err();
         assert!(err.to_string().contains("action 1: steering_angle 40"), "{err}");
         assert!(ActionSpace::deepracer_default_discrete().validate(30.0, 0.1, 4.0).is_ok());

@@ -99,23 +99,9 @@ impl CarSpec {
             max_brake_mps2: 6.0,
             tyre_mu: 0.9,
             steering_rate_radps: 5.0,
-            camera: CameraMount {
-                x_m: 0.145,
-                z_m: 0.137,
-                pitch_down_rad: 0.2618,
-                hfov_rad: 1.13,
-                width_px: 160,
-                height_px: 120,
-            },
+            camera: CameraMount { x_m: 0.145, z_m: 0.137, pitch_down_rad: 0.2618, hfov_rad: 1.13, width_px: 160, height_px: 120 },
             stereo_baseline_m: 0.06,
-            lidar: LidarMount {
-                x_m: -0.02,
-                z_m: 0.16,
-                rays: 64,
-                half_fov_rad: 150f32.to_radians(),
-                min_range_m: 0.15,
-                max_range_m: 12.0,
-            },
+            lidar: LidarMount { x_m: -0.02, z_m: 0.16, rays: 64, half_fov_rad: 150f32.to_radians(), min_range_m: 0.15, max_range_m: 12.0 },
         }
     }
 

@@ -116,7 +116,14 @@ mod tests {
     /// A real rollout of two lidar envs, and what it was asked with.
     fn rollout() -> (Expect, RolloutRequest, Rollout) {
         let env = EnvConfig { observation: Sensor::Lidar, ..Default::default() };
-        let spec = WorkerSpec { env, track_json: Track::resolve("oval").unwrap().to_json_string(), reward_function: "progress".into(), reward_python: None, envs: 2, seed: 3 };
+        let spec = WorkerSpec {
+            env,
+            track_json: Track::resolve("oval").unwrap().to_json_string(),
+            reward_function: "progress".into(),
+            reward_python: None,
+            envs: 2,
+            seed: 3,
+        };
         let meta = ModelMetadata::new(
             Network::Mlp { hidden: vec![8] },
             Head::Categorical,

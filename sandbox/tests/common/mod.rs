@@ -26,4 +26,3 @@ pub fn model(spec: &WorkerSpec) -> Arc<Vec<u8>> {
     let tensors = random_tensors(&meta, &mut rand_pcg::Pcg64::seed_from_u64(5)).unwrap();
     Arc::new(to_bytes(&meta, &tensors).unwrap())
 }
-

@@ -154,13 +154,7 @@ impl Camera {
 
     fn frame(&self, pose: &CarPose) -> Frame {
         let rotation = pose.rotation * self.tilt;
-        Frame {
-            origin: pose.to_world(self.offset),
-            rotation,
-            d00: rotation * self.ray00,
-            dc: rotation * self.ray_dc,
-            dr: rotation * self.ray_dr,
-        }
+        Frame { origin: pose.to_world(self.offset), rotation, d00: rotation * self.ray00, dc: rotation * self.ray_dc, dr: rotation * self.ray_dr }
     }
 
     /// Renders the view from a car at `pose` into `out`: `width * height` gray bytes, row-major,
@@ -400,11 +394,7 @@ impl Camera {
             let lambert = to_world(n).dot(light).max(0.0) / light.truncate().length().max(1e-6);
             (shade * (0.8 + 0.2 * lambert)).min(255.0)
         };
-        let faces = [
-            [side(Vec3::NEG_X), side(Vec3::X)],
-            [side(Vec3::NEG_Y), side(Vec3::Y)],
-            [shade * 0.6, (shade * 1.06).min(255.0)],
-        ];
+        let faces = [[side(Vec3::NEG_X), side(Vec3::X)], [side(Vec3::NEG_Y), side(Vec3::Y)], [shade * 0.6, (shade * 1.06).min(255.0)]];
 
         // Ray in the box's frame, linear in the pixel position like the world ray.
         let o = to_local(f.origin - centre);
@@ -435,9 +425,27 @@ impl Camera {
                     let t_far = far.x.min(far.y).min(far.z);
                     let x_wins = near.x >= near.y && near.x >= near.z;
                     let y_wins = !x_wins && near.y >= near.z;
-                    let t_near = if x_wins { near.x } else if y_wins { near.y } else { near.z };
-                    let d_axis = if x_wins { d.x } else if y_wins { d.y } else { d.z };
-                    let axis = if x_wins { 0u8 } else if y_wins { 2 } else { 4 };
+                    let t_near = if x_wins {
+                        near.x
+                    } else if y_wins {
+                        near.y
+                    } else {
+                        near.z
+                    };
+                    let d_axis = if x_wins {
+                        d.x
+                    } else if y_wins {
+                        d.y
+                    } else {
+                        d.z
+                    };
+                    let axis = if x_wins {
+                        0u8
+                    } else if y_wins {
+                        2
+                    } else {
+                        4
+                    };
                     face[i] = axis + (d_axis < 0.0) as u8;
                     // Depth test against the ground (a box never sinks into it, but a tilted
                     // camera near the ground could otherwise see one through the floor).

@@ -24,9 +24,7 @@ impl Lidar {
     pub fn new(mount: &LidarMount) -> Lidar {
         let n = mount.rays;
         let half = if mount.half_fov_rad.is_finite() { mount.half_fov_rad.clamp(0.0, std::f32::consts::PI) } else { 0.0 };
-        let angles: Vec<f32> = (0..n)
-            .map(|i| if n > 1 { -half + 2.0 * half * i as f32 / (n - 1) as f32 } else { 0.0 })
-            .collect();
+        let angles: Vec<f32> = (0..n).map(|i| if n > 1 { -half + 2.0 * half * i as f32 / (n - 1) as f32 } else { 0.0 }).collect();
         let dirs = angles.iter().map(|&a| Vec2::from_angle(a)).collect();
         let min_range = if mount.min_range_m.is_finite() { mount.min_range_m.max(0.0) } else { 0.0 };
         let max_range = if mount.max_range_m.is_finite() { mount.max_range_m.max(min_range) } else { 12.0_f32.max(min_range) };

@@ -65,9 +65,7 @@ impl StereoCamera {
 }
 
 fn size_error(what: &str) -> image::ImageError {
-    image::ImageError::Parameter(image::error::ParameterError::from_kind(image::error::ParameterErrorKind::Generic(
-        what.to_string(),
-    )))
+    image::ImageError::Parameter(image::error::ParameterError::from_kind(image::error::ParameterErrorKind::Generic(what.to_string())))
 }
 
 /// Saves a grayscale image (row-major, top row first) as a PNG.

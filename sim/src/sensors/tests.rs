@@ -305,10 +305,8 @@ fn write_example_frames() {
         CarPose::flat(q.x as f32, q.y as f32, h as f32 + dyaw)
     };
     // Sharpest bend, and 1.2 m before it.
-    let bend = (0..400)
-        .map(|k| track.length() * k as f64 / 400.0)
-        .max_by(|a, b| track.curvature_at(*a).abs().total_cmp(&track.curvature_at(*b).abs()))
-        .unwrap_or(0.0);
+    let bend =
+        (0..400).map(|k| track.length() * k as f64 / 400.0).max_by(|a, b| track.curvature_at(*a).abs().total_cmp(&track.curvature_at(*b).abs())).unwrap_or(0.0);
     let (far_p, far_h) = track.pose_at(2.0);
     let off = far_p + DVec2::from_angle(far_h).perp() * -2.5;
     let box_ahead = pose_at(2.5, 0.0, 0.0);

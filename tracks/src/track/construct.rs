@@ -7,23 +7,14 @@ use crate::DVec2;
 /// One width per waypoint, finite points, finite positive widths.
 pub(super) fn validate(waypoints: &[DVec2], widths: &[f64]) -> Result<(), String> {
     if waypoints.len() != widths.len() {
-        return Err(format!(
-            "{} waypoints but {} widths; there must be one width per waypoint",
-            waypoints.len(),
-            widths.len()
-        ));
+        return Err(format!("{} waypoints but {} widths; there must be one width per waypoint", waypoints.len(), widths.len()));
     }
     for (i, (p, w)) in waypoints.iter().zip(widths).enumerate() {
         if !p.is_finite() {
-            return Err(format!(
-                "waypoint {i} is not a finite point: ({}, {})",
-                p.x, p.y
-            ));
+            return Err(format!("waypoint {i} is not a finite point: ({}, {})", p.x, p.y));
         }
         if !w.is_finite() || *w <= 0.0 {
-            return Err(format!(
-                "width at waypoint {i} is {w}; widths must be finite and > 0"
-            ));
+            return Err(format!("width at waypoint {i} is {w}; widths must be finite and > 0"));
         }
     }
     Ok(())
@@ -38,11 +29,7 @@ pub(super) struct Cleaned {
 
 /// Drops exact repeats (zero-length segments have no direction) and a closed track's repeat of
 /// waypoint 0 at the end, then checks enough distinct points are left.
-pub(super) fn dedupe(
-    waypoints: &[DVec2],
-    widths: Vec<f64>,
-    closed: bool,
-) -> Result<Cleaned, String> {
+pub(super) fn dedupe(waypoints: &[DVec2], widths: Vec<f64>, closed: bool) -> Result<Cleaned, String> {
     let mut wp: Vec<DVec2> = Vec::with_capacity(waypoints.len());
     let mut wd: Vec<f64> = Vec::with_capacity(widths.len());
     let mut source_index: Vec<usize> = Vec::with_capacity(waypoints.len());
@@ -60,17 +47,9 @@ pub(super) fn dedupe(
     }
     let min = if closed { 3 } else { 2 };
     if wp.len() < min {
-        return Err(format!(
-            "{} track needs at least {min} distinct waypoints, got {}",
-            if closed { "a closed" } else { "an open" },
-            wp.len()
-        ));
+        return Err(format!("{} track needs at least {min} distinct waypoints, got {}", if closed { "a closed" } else { "an open" }, wp.len()));
     }
-    Ok(Cleaned {
-        waypoints: wp,
-        widths: wd,
-        source_index,
-    })
+    Ok(Cleaned { waypoints: wp, widths: wd, source_index })
 }
 
 /// Everything `Track` derives from its cleaned waypoints (see the fields of the same names).
@@ -92,12 +71,7 @@ pub(super) struct Geometry {
 impl Geometry {
     /// Rejects a centre line that doubles back, and one that crosses itself unless
     /// `allow_crossings`.
-    pub(super) fn compute(
-        wp: &[DVec2],
-        wd: &[f64],
-        closed: bool,
-        allow_crossings: bool,
-    ) -> Result<Geometry, String> {
+    pub(super) fn compute(wp: &[DVec2], wd: &[f64], closed: bool, allow_crossings: bool) -> Result<Geometry, String> {
         let n = wp.len();
         let m = if closed { n } else { n - 1 };
         let seg_vec: Vec<DVec2> = (0..m).map(|i| wp[(i + 1) % n] - wp[i]).collect();
@@ -105,20 +79,13 @@ impl Geometry {
         let seg_dir: Vec<DVec2> = seg_vec.iter().zip(&seg_len).map(|(v, l)| *v / *l).collect();
         let mut tangents = Vec::with_capacity(n);
         for i in 0..n {
-            let before = if closed {
-                Some(seg_dir[(i + m - 1) % m])
-            } else {
-                i.checked_sub(1).map(|k| seg_dir[k])
-            };
+            let before = if closed { Some(seg_dir[(i + m - 1) % m]) } else { i.checked_sub(1).map(|k| seg_dir[k]) };
             let after = if i < m { Some(seg_dir[i]) } else { None };
             let t = match (before, after) {
                 (Some(a), Some(b)) => {
                     let sum = a + b;
                     if sum.length() < 1e-9 {
-                        return Err(format!(
-                            "the centre line doubles back on itself at waypoint {i} ({}, {})",
-                            wp[i].x, wp[i].y
-                        ));
+                        return Err(format!("the centre line doubles back on itself at waypoint {i} ({}, {})", wp[i].x, wp[i].y));
                     }
                     sum.normalize()
                 }
@@ -136,12 +103,8 @@ impl Geometry {
             s.push(acc);
         }
         let length = if closed { acc + seg_len[n - 1] } else { acc };
-        let left: Vec<DVec2> = (0..n)
-            .map(|i| wp[i] + tangents[i].perp() * (0.5 * wd[i]))
-            .collect();
-        let right: Vec<DVec2> = (0..n)
-            .map(|i| wp[i] - tangents[i].perp() * (0.5 * wd[i]))
-            .collect();
+        let left: Vec<DVec2> = (0..n).map(|i| wp[i] + tangents[i].perp() * (0.5 * wd[i])).collect();
+        let right: Vec<DVec2> = (0..n).map(|i| wp[i] - tangents[i].perp() * (0.5 * wd[i])).collect();
         let mut lo = DVec2::splat(f64::INFINITY);
         let mut hi = DVec2::splat(f64::NEG_INFINITY);
         for p in wp.iter().chain(&left).chain(&right) {
@@ -149,15 +112,7 @@ impl Geometry {
             hi = hi.max(*p);
         }
         let max_half_width = wd.iter().copied().fold(0.0, f64::max) * 0.5;
-        let segs: Vec<(DVec2, DVec2, f64)> = (0..m)
-            .map(|i| {
-                (
-                    wp[i],
-                    wp[(i + 1) % n],
-                    0.5 * wd[i].max(wd[(i + 1) % n]) + 1e-9,
-                )
-            })
-            .collect();
+        let segs: Vec<(DVec2, DVec2, f64)> = (0..m).map(|i| (wp[i], wp[(i + 1) % n], 0.5 * wd[i].max(wd[(i + 1) % n]) + 1e-9)).collect();
         let mean_seg = length / m as f64;
         let grid = Grid::build(&segs, mean_seg.max(max_half_width));
         let curvature_h = mean_seg.clamp(0.02, 0.25);
@@ -167,39 +122,13 @@ impl Geometry {
                 .iter()
                 .take(5)
                 .map(|&(a, b, p)| {
-                    format!(
-                        "segment {a} (waypoints {a}-{}) crosses segment {b} (waypoints {b}-{}) at ({:.3}, {:.3})",
-                        (a + 1) % n,
-                        (b + 1) % n,
-                        p.x,
-                        p.y
-                    )
+                    format!("segment {a} (waypoints {a}-{}) crosses segment {b} (waypoints {b}-{}) at ({:.3}, {:.3})", (a + 1) % n, (b + 1) % n, p.x, p.y)
                 })
                 .collect();
-            let more = if crossings.len() > 5 {
-                format!(" and {} more", crossings.len() - 5)
-            } else {
-                String::new()
-            };
-            return Err(format!(
-                "the centre line crosses itself: {}{more} (allow crossings for figure-eight tracks)",
-                list.join("; ")
-            ));
+            let more = if crossings.len() > 5 { format!(" and {} more", crossings.len() - 5) } else { String::new() };
+            return Err(format!("the centre line crosses itself: {}{more} (allow crossings for figure-eight tracks)", list.join("; ")));
         }
-        Ok(Geometry {
-            left,
-            right,
-            tangents,
-            seg_dir,
-            seg_len,
-            s,
-            length,
-            bounds: (lo, hi),
-            max_half_width,
-            grid,
-            crossings: crossings.len(),
-            curvature_h,
-        })
+        Ok(Geometry { left, right, tangents, seg_dir, seg_len, s, length, bounds: (lo, hi), max_half_width, grid, crossings: crossings.len(), curvature_h })
     }
 }
 

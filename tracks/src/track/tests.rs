@@ -3,9 +3,7 @@ use super::*;
 use std::f64::consts::{PI, TAU};
 
 fn circle(r: f64, n: usize, width: f64) -> Track {
-    let wp: Vec<DVec2> = (0..n)
-        .map(|i| DVec2::from_angle(TAU * i as f64 / n as f64) * r)
-        .collect();
+    let wp: Vec<DVec2> = (0..n).map(|i| DVec2::from_angle(TAU * i as f64 / n as f64) * r).collect();
     Track::new("circle", wp, vec![width; n], true).unwrap()
 }
 
@@ -22,19 +20,10 @@ fn projection_on_a_circle() {
             let p = DVec2::from_angle(angle) * radial;
             let pr = t.project(p, None);
             // Left of a counter-clockwise loop is inside: lateral = R - r.
-            assert!(
-                (pr.lateral - (r - radial)).abs() < 2e-3,
-                "{angle} {radial}: {}",
-                pr.lateral
-            );
+            assert!((pr.lateral - (r - radial)).abs() < 2e-3, "{angle} {radial}: {}", pr.lateral);
             assert_eq!(pr.is_left_of_centre(), radial < r);
             // Off the centre line, a chord's foot point shifts by up to (radial/R - 1) * half a segment.
-            assert!(
-                (pr.progress - 100.0 * angle / TAU).abs() < 0.1,
-                "{} vs {}",
-                pr.progress,
-                angle
-            );
+            assert!((pr.progress - 100.0 * angle / TAU).abs() < 0.1, "{} vs {}", pr.progress, angle);
             // Tangent of the circle at the projected point.
             let heading = wrap_angle(TAU * pr.s / t.length() + PI / 2.0);
             assert!(wrap_angle(pr.heading - heading).abs() < 1e-3);
@@ -60,11 +49,7 @@ fn hinted_and_global_projection_agree_along_a_lap() {
         let local = t.project(p, hint);
         assert_eq!(global.segment, local.segment, "s={s}");
         assert!((global.s - local.s).abs() < 1e-9);
-        assert!(
-            (global.s - s).abs() < 0.05 || (global.s - s).abs() > t.length() - 0.05,
-            "s={s}: {}",
-            global.s
-        );
+        assert!((global.s - s).abs() < 0.05 || (global.s - s).abs() > t.length() - 0.05, "s={s}: {}", global.s);
         hint = Some(local.segment);
         s += 0.07;
     }
@@ -81,24 +66,15 @@ fn grid_search_matches_brute_force() {
     let (lo, hi) = t.bounds();
     let mut state = 12345u64;
     let mut rnd = move || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (state >> 11) as f64 / (1u64 << 53) as f64
     };
     for _ in 0..3000 {
         // Points inside the bounds and well outside them.
         let p = lo - (hi - lo) * 0.5 + (hi - lo) * 2.0 * DVec2::new(rnd(), rnd());
-        let best = (0..t.segment_count())
-            .map(|i| t.seg_dist2(i, p).1)
-            .fold(f64::INFINITY, f64::min);
+        let best = (0..t.segment_count()).map(|i| t.seg_dist2(i, p).1).fold(f64::INFINITY, f64::min);
         let pr = t.project(p, None);
-        assert!(
-            (pr.lateral.abs() - best.sqrt()).abs() < 1e-9,
-            "{p}: {} vs {}",
-            pr.lateral,
-            best.sqrt()
-        );
+        assert!((pr.lateral.abs() - best.sqrt()).abs() < 1e-9, "{p}: {} vs {}", pr.lateral, best.sqrt());
         let on = (0..t.segment_count()).any(|i| {
             let (s, d2) = t.seg_dist2(i, p);
             let hw = 0.5 * (t.widths[i] + (t.widths[t.next(i)] - t.widths[i]) * s);
@@ -130,11 +106,7 @@ fn pose_and_curvature_on_a_circle() {
         let (p, h) = t.pose_at(s);
         assert!((p.length() - r).abs() < 1e-3);
         assert!(wrap_angle(h - (p.to_angle() + PI / 2.0)).abs() < 0.02);
-        assert!(
-            (t.curvature_at(s) - 1.0 / r).abs() < 0.005,
-            "{}",
-            t.curvature_at(s)
-        );
+        assert!((t.curvature_at(s) - 1.0 / r).abs() < 0.005, "{}", t.curvature_at(s));
     }
     // Wraps around a closed lap.
     assert!(t.pose_at(t.length() + 1.0).0.distance(t.pose_at(1.0).0) < 1e-9);
@@ -185,14 +157,7 @@ fn reversed_track_runs_the_other_way_with_the_same_rows() {
 #[test]
 fn duplicates_are_dropped_but_source_rows_are_kept() {
     let p = DVec2::new;
-    let wp = vec![
-        p(0., 0.),
-        p(1., 0.),
-        p(1., 0.),
-        p(1., 1.),
-        p(0., 1.),
-        p(0., 0.),
-    ];
+    let wp = vec![p(0., 0.), p(1., 0.), p(1., 0.), p(1., 1.), p(0., 1.), p(0., 0.)];
     let t = Track::new("square", wp, vec![0.2; 6], true).unwrap();
     assert_eq!(t.waypoints(), &[p(0., 0.), p(1., 0.), p(1., 1.), p(0., 1.)]);
     assert_eq!(t.widths().len(), 4);
@@ -226,21 +191,11 @@ fn validation_errors_say_what_is_wrong() {
     assert!(m.contains("waypoint 3 is not a finite point"), "{m}");
     let m = message(Track::new("t", sq(), vec![0.2; 3], true));
     assert!(m.contains("4 waypoints but 3 widths"), "{m}");
-    let m = message(Track::new(
-        "t",
-        vec![p(0., 0.), p(1., 0.), p(1., 0.)],
-        vec![0.2; 3],
-        true,
-    ));
+    let m = message(Track::new("t", vec![p(0., 0.), p(1., 0.), p(1., 0.)], vec![0.2; 3], true));
     assert!(m.contains("at least 3 distinct waypoints, got 2"), "{m}");
     let m = message(Track::new("t", vec![p(0., 0.)], vec![0.2], false));
     assert!(m.contains("at least 2"), "{m}");
-    let m = message(Track::new(
-        "t",
-        vec![p(0., 0.), p(1., 0.), p(0.5, 0.)],
-        vec![0.2; 3],
-        false,
-    ));
+    let m = message(Track::new("t", vec![p(0., 0.), p(1., 0.), p(0.5, 0.)], vec![0.2; 3], false));
     assert!(m.contains("doubles back on itself at waypoint 1"), "{m}");
     assert!(m.starts_with("track 't' is invalid"), "{m}");
 }
@@ -284,10 +239,7 @@ fn unknown_names_list_the_known_ones() {
         }
     }
     let m = Track::builtin("nope").unwrap_err().to_string();
-    assert!(
-        m.contains("oval, circuit, technical") && m.contains("random:SEED"),
-        "{m}"
-    );
+    assert!(m.contains("oval, circuit, technical") && m.contains("random:SEED"), "{m}");
     match Track::resolve("/no/such/file.json") {
         Err(TrackError::Io { path, .. }) => {
             assert_eq!(path, std::path::Path::new("/no/such/file.json"))
@@ -299,14 +251,7 @@ fn unknown_names_list_the_known_ones() {
 #[test]
 fn widths_and_description() {
     let p = DVec2::new;
-    let t = Track::new(
-        "t",
-        vec![p(0., 0.), p(2., 0.), p(2., 2.), p(0., 2.)],
-        vec![0.5, 1.0, 1.0, 0.5],
-        true,
-    )
-    .unwrap()
-    .with_description("d");
+    let t = Track::new("t", vec![p(0., 0.), p(2., 0.), p(2., 2.), p(0., 2.)], vec![0.5, 1.0, 1.0, 0.5], true).unwrap().with_description("d");
     assert_eq!(t.description(), "d");
     assert_eq!(t.min_width(), 0.5);
     assert!((t.mean_width() - 0.75).abs() < 1e-12);

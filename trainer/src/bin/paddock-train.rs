@@ -113,13 +113,8 @@ struct TrainBench {
 /// End-to-end training throughput (rollout plus update) of a config, from its metrics.
 fn bench(args: &BenchArgs) -> Result<()> {
     let mut config = RunConfig::from_toml_file(&args.config)?;
-    config.stop = paddock_run::config::StopConfig {
-        iterations: Some(args.iterations),
-        wall_time_minutes: None,
-        episodes: None,
-        completion_rate: None,
-        eval_laps: 1,
-    };
+    config.stop =
+        paddock_run::config::StopConfig { iterations: Some(args.iterations), wall_time_minutes: None, episodes: None, completion_rate: None, eval_laps: 1 };
     let out = std::env::temp_dir().join(format!("paddock-bench-train-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let options = TrainOptions { out: out.clone(), resume: false, from: None, progress: false };
@@ -147,7 +142,13 @@ fn bench(args: &BenchArgs) -> Result<()> {
     } else {
         println!(
             "{}: {} iterations, {} env steps: {:.0} steps/s end to end (rollout {:.0} steps/s, update {:.0} samples/s; rollout {:.0}% of the time)",
-            r.config, r.iterations, r.env_steps, r.steps_per_s, r.rollout_steps_per_s, r.update_samples_per_s, r.rollout_share * 100.0
+            r.config,
+            r.iterations,
+            r.env_steps,
+            r.steps_per_s,
+            r.rollout_steps_per_s,
+            r.update_samples_per_s,
+            r.rollout_share * 100.0
         );
     }
     Ok(())

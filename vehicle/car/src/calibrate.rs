@@ -141,7 +141,8 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("calibration.json");
         let _ = std::fs::remove_file(&path);
-        let config = CarConfig::parse("model = \"m\"\ncalibration = \"c\"\n[camera]\nsource = \"pipe:-\"\n[output]\nkind = \"dry_run\"\n", "car.toml", &dir).unwrap();
+        let config =
+            CarConfig::parse("model = \"m\"\ncalibration = \"c\"\n[camera]\nsource = \"pipe:-\"\n[output]\nkind = \"dry_run\"\n", "car.toml", &dir).unwrap();
         let script = "1100\nmin\n1900\nmax\n1480\nmid\nflip\nsave\nthrottle\n1300\nmin\n+420\nmax\nspeed 3.5\nbogus\nsave\nquit\n";
         let mut talk = Vec::new();
         let saved = session(&config, &path, script.as_bytes(), &mut talk).unwrap().unwrap();

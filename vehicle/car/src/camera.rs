@@ -20,11 +20,8 @@ pub trait FrameSource {
 pub fn open(config: &CameraConfig) -> Result<Box<dyn FrameSource>, CarError> {
     let src = config.source.as_str();
     if let Some(path) = src.strip_prefix("pipe:") {
-        let reader: Box<dyn Read> = if path == "-" {
-            Box::new(std::io::stdin())
-        } else {
-            Box::new(File::open(path).map_err(|e| camera_error(src, e.to_string()))?)
-        };
+        let reader: Box<dyn Read> =
+            if path == "-" { Box::new(std::io::stdin()) } else { Box::new(File::open(path).map_err(|e| camera_error(src, e.to_string()))?) };
         return Ok(Box::new(Pipe { reader, name: src.into(), frame_len: frame_len(config) }));
     }
     if let Some(dir) = src.strip_prefix("folder:") {
@@ -82,10 +79,8 @@ impl Folder {
     pub fn open(dir: &Path, config: &CameraConfig) -> Result<Folder, CarError> {
         let name = dir.display().to_string();
         let entries = std::fs::read_dir(dir).map_err(|e| camera_error(&name, e.to_string()))?;
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("png" | "raw")))
-            .collect();
+        let mut files: Vec<PathBuf> =
+            entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("png" | "raw"))).collect();
         files.sort();
         if files.is_empty() {
             return Err(camera_error(&name, "no .png or .raw frames in the folder".into()));
@@ -100,7 +95,10 @@ impl Folder {
         if path.extension().and_then(|e| e.to_str()) == Some("raw") {
             *frame = std::fs::read(path).map_err(|e| camera_error(&name, e.to_string()))?;
             if frame.len() != frame_len(&self.config) {
-                return Err(camera_error(&name, format!("{} bytes, but a {w}x{h} {:?} frame has {}", frame.len(), self.config.format, frame_len(&self.config))));
+                return Err(camera_error(
+                    &name,
+                    format!("{} bytes, but a {w}x{h} {:?} frame has {}", frame.len(), self.config.format, frame_len(&self.config)),
+                ));
             }
             return Ok(());
         }
@@ -162,14 +160,17 @@ impl V4l2 {
             FrameFormat::Bgr => PixelFormat::BGR3,
             FrameFormat::Gray => PixelFormat::from_fourcc(*b"GREY"),
         };
-        let capture = device
-            .video_capture(PixFormat::new(config.width, config.height, fourcc))
-            .map_err(|e| fail(format!("cannot capture video: {e}")))?;
+        let capture = device.video_capture(PixFormat::new(config.width, config.height, fourcc)).map_err(|e| fail(format!("cannot capture video: {e}")))?;
         let got = capture.format();
         if (got.width(), got.height(), got.pixel_format()) != (config.width, config.height, fourcc) {
             return Err(fail(format!(
                 "asked for {}x{} {:?}, the camera offers {}x{} {}; configure what it offers (`v4l2-ctl --list-formats-ext`)",
-                config.width, config.height, config.format, got.width(), got.height(), got.pixel_format()
+                config.width,
+                config.height,
+                config.format,
+                got.width(),
+                got.height(),
+                got.pixel_format()
             )));
         }
         if config.fps > 0.0 {

@@ -52,10 +52,7 @@ impl Pipeline {
         let spec = &meta.observation;
         let mismatch = |m: String| Err(CarError::Mismatch(m));
         if spec.sensor != Sensor::Camera {
-            return mismatch(format!(
-                "it was trained on {:?} observations; this car has one front camera (train with observation = \"camera\")",
-                spec.sensor
-            ));
+            return mismatch(format!("it was trained on {:?} observations; this car has one front camera (train with observation = \"camera\")", spec.sensor));
         }
         let [1, h, w] = spec.shape[..] else {
             return mismatch(format!("it takes images of shape {:?}; a front camera gives [1, height, width]", spec.shape));
@@ -175,14 +172,7 @@ pub fn run(config: &CarConfig, options: &RunOptions) -> Result<RunSummary, CarEr
     let mut out = output::open(&config.output)?;
     out.write(neutral)?;
     eprintln!("paddock-car: output {}: neutral (steering {} us, throttle {} us)", out.describe(), neutral.steering_us, neutral.throttle_us);
-    let shared = Shared(Arc::new(Mutex::new(Actuators {
-        output: out,
-        neutral,
-        last: neutral,
-        last_frame: Instant::now(),
-        stopped: None,
-        watchdog_stops: 0,
-    })));
+    let shared = Shared(Arc::new(Mutex::new(Actuators { output: out, neutral, last: neutral, last_frame: Instant::now(), stopped: None, watchdog_stops: 0 })));
     let done = Arc::new(AtomicBool::new(false));
     let _watchdog = spawn_watchdog(shared.0.clone(), done.clone(), Duration::from_millis(config.safety.frame_timeout_ms));
     let signals = spawn_signal_handler(shared.0.clone())?;
@@ -277,8 +267,8 @@ fn spawn_watchdog(shared: Arc<Mutex<Actuators>>, done: Arc<AtomicBool>, timeout:
 /// and exit; if it is blocked waiting for a frame, exit anyway.
 fn spawn_signal_handler(shared: Arc<Mutex<Actuators>>) -> Result<signal_hook::iterator::Handle, CarError> {
     use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
-        .map_err(|e| CarError::Output { target: "signal handler".into(), message: e.to_string() })?;
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).map_err(|e| CarError::Output { target: "signal handler".into(), message: e.to_string() })?;
     let handle = signals.handle();
     std::thread::spawn(move || {
         if let Some(signal) = signals.forever().next() {

@@ -103,8 +103,7 @@ fn write_attr(path: &Path, value: &str) -> std::io::Result<()> {
 impl Output for SysfsPwm {
     fn write(&mut self, p: Pulses) -> Result<(), CarError> {
         for (path, us) in [(&self.steering, p.steering_us), (&self.throttle, p.throttle_us)] {
-            write_attr(path, &(us as u64 * 1000).to_string())
-                .map_err(|e| CarError::Output { target: path.display().to_string(), message: e.to_string() })?;
+            write_attr(path, &(us as u64 * 1000).to_string()).map_err(|e| CarError::Output { target: path.display().to_string(), message: e.to_string() })?;
         }
         Ok(())
     }
@@ -156,8 +155,7 @@ const I2C_SLAVE: libc::c_ulong = 0x0703;
 impl Pca9685<File> {
     pub fn open(bus: &Path, address: u16, frequency_hz: f32, steering_channel: u32, throttle_channel: u32) -> Result<Self, CarError> {
         let fail = |message: String| CarError::Output { target: format!("{} address {address:#04x}", bus.display()), message };
-        let file = OpenOptions::new().read(true).write(true).open(bus)
-            .map_err(|e| fail(format!("{e} (is i2c-dev loaded and the bus enabled?)")))?;
+        let file = OpenOptions::new().read(true).write(true).open(bus).map_err(|e| fail(format!("{e} (is i2c-dev loaded and the bus enabled?)")))?;
         // SAFETY: I2C_SLAVE takes the address as its integer argument and touches no memory.
         if unsafe { libc::ioctl(file.as_raw_fd(), I2C_SLAVE as _, address as libc::c_ulong) } < 0 {
             return Err(fail(format!("selecting the device: {}", std::io::Error::last_os_error())));
@@ -189,7 +187,8 @@ impl<W: Write + Send> Pca9685<W> {
 impl<W: Write + Send> Output for Pca9685<W> {
     fn write(&mut self, p: Pulses) -> Result<(), CarError> {
         for (channel, us) in [(self.steering_channel, p.steering_us), (self.throttle_channel, p.throttle_us)] {
-            self.bus.write_all(&pca9685_channel_write(channel, us, self.actual_hz))
+            self.bus
+                .write_all(&pca9685_channel_write(channel, us, self.actual_hz))
                 .map_err(|e| CarError::Output { target: self.name.clone(), message: e.to_string() })?;
         }
         Ok(())

@@ -42,8 +42,8 @@ impl Recorder {
 
     pub fn record(&mut self, frame: u64, time_s: f64, c: &Command, latency_ms: f64, overrun: bool, observation: &[u8]) -> Result<(), CarError> {
         let fail = |m: String| CarError::Record { path: self.dir.display().to_string(), message: m };
-        let image = image::GrayImage::from_raw(self.size.0 as u32, self.size.1 as u32, observation.to_vec())
-            .ok_or_else(|| fail("observation size changed".into()))?;
+        let image =
+            image::GrayImage::from_raw(self.size.0 as u32, self.size.1 as u32, observation.to_vec()).ok_or_else(|| fail("observation size changed".into()))?;
         image.save(self.frames.join(format!("{frame:06}.png"))).map_err(|e| fail(e.to_string()))?;
         writeln!(self.csv, "{frame},{time_s:.4},{:.3},{:.3},{},{},{latency_ms:.3},{overrun}", c.steering_deg, c.speed_mps, c.steering_us, c.throttle_us)
             .and_then(|_| self.csv.flush())

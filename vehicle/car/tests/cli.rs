@@ -185,8 +185,11 @@ fn a_folder_replay_in_dry_run_records_frames_and_commands() {
         let img = image::RgbImage::from_fn(640, 480, |_, _| image::Rgb([rng.random(), rng.random(), rng.random()]));
         img.save(frames_dir.join(format!("{i:03}.png"))).unwrap();
     }
-    std::fs::write(dir.join("car.toml"), std::fs::read_to_string(dir.join("car.toml")).unwrap()
-        .replace("source = \"pipe:-\"", "source = \"folder:frames\"\nformat = \"rgb\"\nfps = 0")).unwrap();
+    std::fs::write(
+        dir.join("car.toml"),
+        std::fs::read_to_string(dir.join("car.toml")).unwrap().replace("source = \"pipe:-\"", "source = \"folder:frames\"\nformat = \"rgb\"\nfps = 0"),
+    )
+    .unwrap();
     let rec = dir.join("rec");
     let out = run(&dir, &["--dry-run", "--record", rec.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
