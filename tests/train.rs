@@ -6,7 +6,21 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn paddock(args: &[&str]) -> Output {
+    ensure_trainer();
     Command::new(env!("CARGO_BIN_EXE_paddock")).args(args).output().expect("run paddock")
+}
+
+/// `paddock train` hands over to `paddock-train` beside it: `cargo test --workspace` builds it
+/// (the trainer's own tests need it), a lone `cargo test --test train` builds it here.
+fn ensure_trainer() {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let bin = Path::new(env!("CARGO_BIN_EXE_paddock")).with_file_name("paddock-train");
+        if !bin.exists() {
+            let status = Command::new(env!("CARGO")).args(["build", "-p", "paddock-trainer", "--bin", "paddock-train"]).status().expect("run cargo");
+            assert!(status.success(), "building paddock-train failed");
+        }
+    });
 }
 
 fn text(o: &Output) -> String {
@@ -116,6 +130,7 @@ fn sandboxed_process_workers_learn_to_lap_through_a_worker_crash() {
         assert!(Command::new(env!("CARGO")).args(["build", "-p", "paddock-sandbox"]).status().unwrap().success());
     }
     // Worker 1 aborts on its third rollout (the children inherit this variable).
+    ensure_trainer();
     let o = Command::new(env!("CARGO_BIN_EXE_paddock"))
         .args(["train", "--config", config.to_str().unwrap(), "--out", run.to_str().unwrap(), "--quiet"])
         .env("PADDOCK_WORKER_FAULT", "crash:1:3")
@@ -205,6 +220,7 @@ fn training_on_three_remote_hosts_finishes_when_one_is_cut_off() {
     let run = dir.join("run");
     // The workers take a moment to listen.
     std::thread::sleep(Duration::from_millis(500));
+    ensure_trainer();
     let mut child = Command::new(env!("CARGO_BIN_EXE_paddock"))
         .args(["train", "--config", config.to_str().unwrap(), "--out", run.to_str().unwrap(), "--quiet"])
         .env("PADDOCK_WORKER_TOKEN", "class-of-2026")
@@ -263,6 +279,7 @@ fn a_run_killed_with_sigkill_resumes_from_its_last_checkpoint() {
     let dir = temp_dir("resume");
     let config = lidar_oval_config(&dir, "iterations = 12");
     let run = dir.join("run");
+    ensure_trainer();
     let mut child = Command::new(env!("CARGO_BIN_EXE_paddock"))
         .args(["train", "--config", config.to_str().unwrap(), "--out", run.to_str().unwrap(), "--quiet"])
         .stdout(Stdio::null())

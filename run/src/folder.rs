@@ -41,8 +41,9 @@ pub struct Checkpoint {
     pub state: RunState,
     /// The policy, in the `policy` crate's model format.
     pub model: PathBuf,
-    /// The learner's own state (optimiser, SAC's critics), safetensors.
+    /// The learner's own state (optimiser, SAC's critics), safetensors, and where it was read.
     pub trainer_bytes: Vec<u8>,
+    pub trainer_file: PathBuf,
 }
 
 /// The logs a run appends to.
@@ -137,7 +138,7 @@ impl RunFolder {
         let state_file = dir.join("state.json");
         let text = fs::read_to_string(&state_file).map_err(io_err(&state_file))?;
         let state = serde_json::from_str(&text).map_err(|e| self.error(format!("{}: {e}", state_file.display())))?;
-        Ok(Some(Checkpoint { state, model: dir.join("model.safetensors"), trainer_bytes }))
+        Ok(Some(Checkpoint { state, model: dir.join("model.safetensors"), trainer_bytes, trainer_file }))
     }
 
     /// Writes `checkpoints/N/` whole (a temporary folder, synced, then renamed, so a kill -9

@@ -14,6 +14,7 @@ use crate::RunError;
 pub struct IterationMetrics {
     pub iteration: u64,
     /// Training time of the whole run so far (resumed sessions added up).
+    #[serde(deserialize_with = "null_as_nan")]
     pub wall_time_s: f64,
     /// Run totals so far.
     pub env_steps: u64,
@@ -22,13 +23,19 @@ pub struct IterationMetrics {
     pub iteration_steps: u64,
     pub iteration_episodes: u64,
     /// Env steps per second of rollout plus update.
+    #[serde(deserialize_with = "null_as_nan")]
     pub steps_per_s: f64,
+    #[serde(deserialize_with = "null_as_nan")]
     pub rollout_s: f64,
+    #[serde(deserialize_with = "null_as_nan")]
     pub update_s: f64,
     /// Means over this iteration's finished episodes; progress in percent of a lap.
+    #[serde(deserialize_with = "null_as_nan")]
     pub mean_reward: f64,
+    #[serde(deserialize_with = "null_as_nan")]
     pub mean_progress: f64,
     /// Share of this iteration's episodes that completed a lap, 0-1.
+    #[serde(deserialize_with = "null_as_nan")]
     pub completion_rate: f64,
     /// Fastest training lap of the run so far, and of this iteration.
     pub best_lap_s: Option<f64>,
@@ -42,6 +49,12 @@ pub struct IterationMetrics {
     pub eval: Option<LapCheck>,
 }
 
+/// serde_json writes a NaN or infinite value as `null`: read it back as NaN rather than refuse
+/// the whole file over one diverged loss.
+fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// One update's statistics, by algorithm.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -53,16 +66,24 @@ pub enum UpdateStats {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PpoStats {
     pub samples: usize,
+    #[serde(deserialize_with = "null_as_nan")]
     pub policy_loss: f64,
+    #[serde(deserialize_with = "null_as_nan")]
     pub value_loss: f64,
+    #[serde(deserialize_with = "null_as_nan")]
     pub entropy: f64,
+    #[serde(deserialize_with = "null_as_nan")]
     pub approx_kl: f64,
+    #[serde(deserialize_with = "null_as_nan")]
     pub clip_fraction: f64,
     /// Largest difference between the workers' log-probabilities (policy crate) and tch's,
     /// before the update: the two implementations must agree.
+    #[serde(deserialize_with = "null_as_nan")]
     pub logp_mismatch: f64,
+    #[serde(deserialize_with = "null_as_nan")]
     pub explained_variance: f64,
     /// Epochs run (fewer than `num_epochs` when `target_kl` stopped the update).
+    #[serde(default)]
     pub epochs: usize,
 }
 
@@ -71,9 +92,13 @@ pub struct SacStats {
     pub transitions: usize,
     pub buffer: usize,
     pub gradient_steps: usize,
+    #[serde(deserialize_with = "null_as_nan")]
     pub q_loss: f64,
+    #[serde(deserialize_with = "null_as_nan")]
     pub actor_loss: f64,
+    #[serde(deserialize_with = "null_as_nan")]
     pub alpha: f64,
+    #[serde(deserialize_with = "null_as_nan")]
     pub entropy: f64,
 }
 
@@ -176,11 +201,25 @@ mod tests {
     }
 
     #[test]
+    fn a_diverged_loss_reads_back_as_nan() {
+        let mut r = record(1, Some(UpdateStats::Ppo(PpoStats { value_loss: f64::NAN, ..Default::default() })));
+        r.mean_reward = f64::INFINITY;
+        let back: IterationMetrics = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert!(back.mean_reward.is_nan());
+        assert!(matches!(back.train, Some(UpdateStats::Ppo(p)) if p.value_loss.is_nan()));
+    }
+
+    #[test]
     fn the_old_json_layout_reads_as_records() {
         // A line as the trainer wrote it before the record was typed (keys sorted).
         let line = r#"{"best_lap_s":null,"completion_rate":0.0,"env_steps":1616,"episodes":16,"eval":null,"iteration":1,"iteration_best_lap_s":null,"iteration_episodes":16,"iteration_steps":1616,"mean_progress":13.2,"mean_reward":13.1,"rollout_s":0.3,"steps_per_s":3650.2,"train":{"approx_kl":0.004,"clip_fraction":0.02,"entropy":1.6,"epochs":10,"explained_variance":0.1,"logp_mismatch":1e-6,"policy_loss":-0.01,"samples":1616,"value_loss":3.2},"update_s":0.14,"wall_time_s":0.5,"worker_incidents":[]}"#;
         let r: IterationMetrics = serde_json::from_str(line).unwrap();
         assert!(matches!(r.train, Some(UpdateStats::Ppo(PpoStats { samples: 1616, epochs: 10, .. }))));
         assert_eq!(iteration_of(line), Some(1));
+        // Runs from before `epochs` was logged; SAC's lines stay SAC's.
+        let r: IterationMetrics = serde_json::from_str(&line.replace("\"epochs\":10,", "")).unwrap();
+        assert!(matches!(r.train, Some(UpdateStats::Ppo(PpoStats { samples: 1616, epochs: 0, .. }))));
+        let sac = r#"{"transitions":100,"buffer":100,"gradient_steps":25,"q_loss":0.5,"actor_loss":-1.0,"alpha":0.2,"entropy":1.0}"#;
+        assert!(matches!(serde_json::from_str::<UpdateStats>(sac).unwrap(), UpdateStats::Sac(_)));
     }
 }

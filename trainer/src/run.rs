@@ -123,7 +123,7 @@ impl Run {
         if options.resume {
             if let Some(checkpoint) = folder.latest_checkpoint()? {
                 learner.import(&model::load(&checkpoint.model)?.1)?;
-                learner.import_state(&model::tensors_from_bytes(&checkpoint.trainer_bytes, "trainer.safetensors")?)?;
+                learner.import_state(&model::tensors_from_bytes(&checkpoint.trainer_bytes, &checkpoint.trainer_file.display().to_string())?)?;
                 state = checkpoint.state;
                 learner.reseed(paddock_sim::vec_env::split_seed(config.seed, state.iteration));
             }
