@@ -2,6 +2,7 @@
 //! the last checkpoint.
 
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use paddock_policy::model::TrainingInfo;
@@ -150,8 +151,10 @@ impl RunFolder {
         let _ = fs::remove_dir_all(&tmp);
         fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
         let state_json = serde_json::to_string_pretty(state).map_err(|e| self.error(e.to_string()))?;
+        // The folder is renamed into place whole, so its files need only be synced, not renamed.
         for (file, bytes) in [("model.safetensors", model), ("trainer.safetensors", trainer), ("state.json", state_json.as_bytes())] {
-            write_atomic(&tmp.join(file), bytes)?;
+            let path = tmp.join(file);
+            fs::File::create(&path).and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all())).map_err(io_err(&path))?;
         }
         let final_dir = root.join(name);
         let _ = fs::remove_dir_all(&final_dir);

@@ -44,8 +44,6 @@ pub enum TrainError {
     Run(#[from] paddock_run::RunError),
     #[error("libtorch: {0}")]
     Torch(String),
-    #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
 }
 
 /// The GPU when the machine has one, the CPU otherwise.
