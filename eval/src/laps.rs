@@ -1,7 +1,9 @@
-//! Evaluation laps as DeepRacer runs them: each lap starts at the start line; leaving the
-//! track (or crashing, reversing, stopping) puts the car back on the centre line where it left
-//! and adds a time penalty; a lap ends at 100 % progress. The model acts greedily through the
-//! `policy` crate, exactly as a worker or the car would run it.
+//! Evaluation laps as DeepRacer runs them: the first lap starts at the start line, and each next
+//! one either there again or, in a race ([`EvalOptions::continuous`]), flying on from the line.
+//! Leaving the track (reversing, stopping) puts the car back on the centre line where it left
+//! and adds the off-track penalty; hitting an obstacle or a bot car does the same with the
+//! collision penalty; a lap ends at 100 % progress. The model acts greedily through the `policy`
+//! crate, exactly as a worker or the car would run it.
 
 use std::sync::Arc;
 
@@ -11,16 +13,22 @@ use paddock_sim::sensors::Camera;
 use paddock_sim::{builtin_reward, lap_limits, Env, EnvConfig, EpisodeStatus, ObsBuffer, Start, TrackScene};
 use paddock_tracks::{RacingLine, Track};
 use paddock_vehicle::action::{Action, ActionSpace};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::EvalError;
 
 /// How to evaluate.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct EvalOptions {
     pub laps: usize,
-    /// Seconds added to a lap for each time the car is put back on the track.
+    /// Laps follow each other without stopping, as in a race (on a loop); otherwise each lap
+    /// starts again from a standstill on the start line.
+    pub continuous: bool,
+    /// Seconds added to a lap for each time the car is put back after leaving the track.
     pub off_track_penalty_s: f64,
+    /// Seconds added to a lap for each collision with an obstacle or a bot car.
+    pub collision_penalty_s: f64,
     /// A lap with more resets than this is abandoned.
     pub max_resets_per_lap: usize,
     /// A lap that takes longer (simulated seconds) is abandoned.
@@ -31,16 +39,30 @@ pub struct EvalOptions {
     /// The environment to drive in (a run's `[env]`: its car, obstacles, bot cars); the model
     /// sets the observation and action space. `None`: the default car on an empty track.
     pub env: Option<EnvConfig>,
+    /// Obstacles are drawn again for every lap (from the seed) instead of standing where they
+    /// stood in the first.
+    pub redraw_obstacles_each_lap: bool,
 }
 
 impl Default for EvalOptions {
     fn default() -> Self {
-        EvalOptions { laps: 3, off_track_penalty_s: 2.0, max_resets_per_lap: 10, max_lap_time_s: 120.0, camera_every: 0, seed: 0, env: None }
+        EvalOptions {
+            laps: 3,
+            continuous: false,
+            off_track_penalty_s: 2.0,
+            collision_penalty_s: 5.0,
+            max_resets_per_lap: 10,
+            max_lap_time_s: 120.0,
+            camera_every: 0,
+            seed: 0,
+            env: None,
+            redraw_obstacles_each_lap: false,
+        }
     }
 }
 
 /// One evaluation lap.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LapResult {
     pub lap: usize,
     pub completed: bool,
@@ -48,14 +70,51 @@ pub struct LapResult {
     pub time_s: f64,
     pub driving_time_s: f64,
     pub off_tracks: usize,
+    #[serde(default)]
+    pub collisions: usize,
     /// Percent of the lap covered.
     pub progress: f64,
-    #[serde(skip)]
-    pub path: Vec<Vec2>,
+    /// The car at every control step of the lap.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trace: Vec<TracePoint>,
+}
+
+impl LapResult {
+    /// Where the car drove, metres.
+    pub fn path(&self) -> Vec<Vec2> {
+        self.trace.iter().map(|p| Vec2::new(p.x, p.y)).collect()
+    }
+}
+
+/// The car after one control step, for pictures and replays.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TracePoint {
+    /// Seconds since the lap began (driving time, penalties not included).
+    pub t: f32,
+    /// Position, metres.
+    pub x: f32,
+    pub y: f32,
+    /// Heading, radians counter-clockwise from +x.
+    pub yaw: f32,
+    /// Forward speed, m/s.
+    pub speed: f32,
+    /// Percent of the lap covered.
+    pub progress: f32,
+    /// This step ended with the car put back on the track: "off_track" or "collision".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset: Option<Reset>,
+}
+
+/// Why the car was put back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reset {
+    OffTrack,
+    Collision,
 }
 
 /// All laps, with the yardstick.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EvalReport {
     pub track: String,
     pub laps: Vec<LapResult>,
@@ -119,21 +178,39 @@ pub fn evaluate_driver(
     let mut laps = Vec::new();
     let mut step_count = 0usize;
     for lap in 0..options.laps {
+        let lap_seed = if options.redraw_obstacles_each_lap { options.seed.wrapping_add(lap as u64) } else { options.seed };
         let mut covered = 0.0f64;
-        let mut result = LapResult { lap: lap + 1, completed: false, time_s: 0.0, driving_time_s: 0.0, off_tracks: 0, progress: 0.0, path: Vec::new() };
-        env.reset(options.seed.wrapping_add(lap as u64), Start::At { progress: 0.0, lateral_m: 0.0, heading_offset_rad: 0.0 });
+        let mut result =
+            LapResult { lap: lap + 1, completed: false, time_s: 0.0, driving_time_s: 0.0, off_tracks: 0, collisions: 0, progress: 0.0, trace: Vec::new() };
+        let flying = options.continuous && env.continue_lap();
+        if !flying {
+            env.reset(lap_seed, Start::At { progress: 0.0, lateral_m: 0.0, heading_offset_rad: 0.0 });
+        }
         loop {
             let step = env.step(act(&env)?)?;
             result.driving_time_s += dt;
             step_count += 1;
             let pose = env.pose();
-            result.path.push(Vec2::new(pose.position.x, pose.position.y));
             if options.camera_every > 0 && step_count % options.camera_every == 0 && frames.len() < 2000 {
                 camera.render(&scene, &pose, env.obstacles(), &mut frame);
                 frames.push(frame.clone());
             }
             let progress = if closed { covered + env.params().progress as f64 } else { env.params().progress as f64 };
             result.progress = progress.min(100.0);
+            let reset = match step.status {
+                EpisodeStatus::InProgress | EpisodeStatus::LapComplete => None,
+                EpisodeStatus::Crashed => Some(Reset::Collision),
+                _ => Some(Reset::OffTrack),
+            };
+            result.trace.push(TracePoint {
+                t: result.driving_time_s as f32,
+                x: pose.position.x,
+                y: pose.position.y,
+                yaw: pose.yaw(),
+                speed: env.params().speed,
+                progress: result.progress as f32,
+                reset,
+            });
             if progress >= 100.0 || step.status == EpisodeStatus::LapComplete {
                 result.completed = true;
                 result.progress = 100.0;
@@ -142,17 +219,23 @@ pub fn evaluate_driver(
             if result.driving_time_s > options.max_lap_time_s {
                 break;
             }
-            if step.status.is_done() {
-                result.off_tracks += 1;
-                if result.off_tracks > options.max_resets_per_lap {
+            if let Some(why) = reset {
+                match why {
+                    Reset::Collision => result.collisions += 1,
+                    Reset::OffTrack => result.off_tracks += 1,
+                }
+                if result.off_tracks + result.collisions > options.max_resets_per_lap {
                     break;
                 }
-                // Back on the centre line where it left, facing along the track.
+                // Back on the centre line where it left, facing along the track; the lap's seed
+                // keeps the obstacles where they were.
                 covered = progress.max(covered);
-                env.reset(options.seed.wrapping_add(step_count as u64), Start::At { progress: covered, lateral_m: 0.0, heading_offset_rad: 0.0 });
+                env.reset(lap_seed, Start::At { progress: covered, lateral_m: 0.0, heading_offset_rad: 0.0 });
             }
         }
-        result.time_s = result.driving_time_s + result.off_tracks as f64 * options.off_track_penalty_s;
+        result.time_s =
+            result.driving_time_s + result.off_tracks as f64 * options.off_track_penalty_s + result.collisions as f64 * options.collision_penalty_s;
+        // An abandoned lap leaves nothing to fly on from: the next starts from the line.
         laps.push(result);
     }
     let completed: Vec<&LapResult> = laps.iter().filter(|l| l.completed).collect();
@@ -160,7 +243,7 @@ pub fn evaluate_driver(
     Ok(EvalReport {
         track: name,
         completed_laps: completed.len(),
-        clean_laps_in_a_row: laps.iter().take_while(|l| l.completed && l.off_tracks == 0).count(),
+        clean_laps_in_a_row: laps.iter().take_while(|l| l.completed && l.off_tracks == 0 && l.collisions == 0).count(),
         best_lap_ratio: best_lap_s.map(|b| b / min_lap_time_s),
         best_lap_s,
         min_lap_time_s,
@@ -168,4 +251,77 @@ pub fn evaluate_driver(
         frames,
         frame_size,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use paddock_policy::model::{ObservationSpec, Preprocessing, Sensor};
+    use paddock_policy::{Head, Network};
+    use paddock_sim::driver::PurePursuit;
+
+    use super::*;
+
+    /// A driver that needs no model: pure pursuit, at `speed` m/s, on the state sensor.
+    fn drive(track: &str, options: &EvalOptions, driver: PurePursuit) -> EvalReport {
+        let space = ActionSpace::full_continuous(&paddock_vehicle::CarSpec::deepracer());
+        let sensor = Sensor::State;
+        let shape = vec![sensor.len(&paddock_vehicle::CarSpec::deepracer())];
+        let meta = ModelMetadata::new(
+            Network::Mlp { hidden: vec![8] },
+            Head::Gaussian,
+            ObservationSpec { sensor, shape, preprocessing: Preprocessing::for_sensor(sensor) },
+            space.clone(),
+        );
+        let track = Track::resolve(track).unwrap();
+        evaluate_driver(&meta, space, track, "t", options, |env| Ok(driver.act(env))).unwrap()
+    }
+
+    #[test]
+    fn continuous_laps_fly_on_from_the_line_and_are_quicker_than_standing_starts() {
+        let careful = PurePursuit { speed: 1.5, ..PurePursuit::default() };
+        let standing = drive("circuit", &EvalOptions { laps: 2, ..Default::default() }, careful);
+        let flying = drive("circuit", &EvalOptions { laps: 2, continuous: true, ..Default::default() }, careful);
+        assert_eq!(standing.completed_laps, 2);
+        assert_eq!(flying.completed_laps, 2);
+        // The first laps are the same lap; the second flies on at speed.
+        assert!((standing.laps[0].time_s - flying.laps[0].time_s).abs() < 1e-9);
+        assert!(flying.laps[1].time_s < standing.laps[1].time_s - 0.1, "{:?} vs {:?}", flying.laps[1].time_s, standing.laps[1].time_s);
+        let first = flying.laps[1].trace.first().unwrap();
+        assert!(first.speed > 1.0, "the second lap starts at speed: {first:?}");
+        assert!(flying.laps.iter().all(|l| l.off_tracks == 0 && l.collisions == 0 && l.trace.len() > 100));
+    }
+
+    #[test]
+    fn leaving_the_track_adds_the_penalty_to_the_lap_and_marks_the_trace() {
+        // Too fast for the circuit's bends: it leaves the track and is put back.
+        let reckless = PurePursuit { speed: 4.0, lookahead_m: 0.2, lookahead_per_mps: 0.0, ..PurePursuit::default() };
+        let options = EvalOptions { laps: 1, off_track_penalty_s: 3.0, max_resets_per_lap: 50, ..Default::default() };
+        let report = drive("circuit", &options, reckless);
+        let lap = &report.laps[0];
+        assert!(lap.off_tracks > 0, "{lap:?}");
+        assert!((lap.time_s - lap.driving_time_s - 3.0 * lap.off_tracks as f64).abs() < 1e-9);
+        let marked = lap.trace.iter().filter(|p| p.reset == Some(Reset::OffTrack)).count();
+        assert_eq!(marked, lap.off_tracks);
+    }
+
+    #[test]
+    fn hitting_an_obstacle_counts_a_collision_with_its_own_penalty() {
+        // Centre-line driving meets boxes placed half-way across a lane only when they stand
+        // close to the centre: drive in the lane where boxes stand, left and right.
+        let env = EnvConfig { obstacles: 6, ..Default::default() };
+        let options = EvalOptions { laps: 1, collision_penalty_s: 5.0, off_track_penalty_s: 1.0, env: Some(env), max_resets_per_lap: 50, ..Default::default() };
+        let mut found = None;
+        for lane_m in [0.17, -0.17] {
+            let report = drive("circuit", &options, PurePursuit { speed: 1.0, lane_m, ..PurePursuit::default() });
+            if report.laps[0].collisions > 0 {
+                found = Some(report);
+                break;
+            }
+        }
+        let report = found.expect("a car driving in a lane of boxes hits one");
+        let lap = &report.laps[0];
+        let penalties = lap.off_tracks as f64 * 1.0 + lap.collisions as f64 * 5.0;
+        assert!((lap.time_s - lap.driving_time_s - penalties).abs() < 1e-9, "{lap:?}");
+        assert_eq!(lap.trace.iter().filter(|p| p.reset == Some(Reset::Collision)).count(), lap.collisions);
+    }
 }

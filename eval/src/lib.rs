@@ -8,7 +8,7 @@
 pub mod laps;
 pub mod pictures;
 
-pub use laps::{evaluate, evaluate_driver, EvalOptions, EvalReport, LapResult};
+pub use laps::{evaluate, evaluate_driver, EvalOptions, EvalReport, LapResult, Reset, TracePoint};
 pub use pictures::{write_camera_gif, write_top_down_png};
 
 /// What can go wrong in an evaluation; each message says what to fix.

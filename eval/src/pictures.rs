@@ -15,7 +15,8 @@ pub fn write_top_down_png(report: &EvalReport, track: &Track, path: &Path) -> Re
     let car = paddock_vehicle::CarSpec::deepracer();
     let line = RacingLine::compute(track, &lap_limits(&car))?;
     const COLOURS: [[u8; 3]; 4] = [[220, 40, 40], [40, 110, 230], [30, 170, 60], [230, 150, 20]];
-    let traces: Vec<(&[Vec2], [u8; 3])> = report.laps.iter().enumerate().map(|(i, l)| (l.path.as_slice(), COLOURS[i % 4])).collect();
+    let paths: Vec<Vec<Vec2>> = report.laps.iter().map(|l| l.path()).collect();
+    let traces: Vec<(&[Vec2], [u8; 3])> = paths.iter().enumerate().map(|(i, p)| (p.as_slice(), COLOURS[i % 4])).collect();
     let image = paddock_sim::topdown::render_top_down(track, Some(&line), &traces, 40.0);
     image.save(path).map_err(|e| EvalError::Io { path: path.display().to_string(), source: std::io::Error::other(e) })
 }

@@ -311,6 +311,27 @@ impl Env {
         self.update_params();
     }
 
+    /// After a completed lap of a loop, goes on into the next lap without stopping the car (the
+    /// continuous laps of a race): progress and the step count start again, the car, the
+    /// obstacles and the bots stay where they are. Returns false (and does nothing) unless the
+    /// last step completed a lap of a closed track.
+    pub fn continue_lap(&mut self) -> bool {
+        let track = self.scene.track();
+        if self.status != EpisodeStatus::LapComplete || !track.is_closed() {
+            return false;
+        }
+        let length = track.length();
+        self.travelled_m -= length;
+        self.best_m = self.travelled_m.max(0.0);
+        self.steps = 0;
+        self.steps_since_best = 0;
+        self.start_progress = self.proj.progress;
+        self.total_reward = 0.0;
+        self.status = EpisodeStatus::InProgress;
+        self.update_params();
+        true
+    }
+
     /// Boxes evenly spaced around the lap from the start line, each in a random lane (from the
     /// episode's seed); one that would stand within 0.6 m of the car's start moves 2 m further on.
     fn place_obstacles(&mut self, start_s: f64) {

@@ -67,6 +67,35 @@ fn a_careful_driver_completes_a_lap_and_progress_reaches_100() {
 }
 
 #[test]
+fn continuing_a_completed_lap_drives_a_second_lap_without_stopping() {
+    let mut env = env("circuit", continuous(Sensor::State));
+    env.reset(1, start(0.0));
+    assert!(!env.continue_lap(), "nothing to continue mid-lap");
+    let driver = PurePursuit { speed: 1.2, ..PurePursuit::default() };
+    let mut lap_steps = Vec::new();
+    let mut speed_at_line = 0.0;
+    for _ in 0..2 {
+        let mut steps = 0;
+        loop {
+            let r = env.step(driver.act(&env)).expect("step");
+            steps += 1;
+            if r.status.is_done() {
+                assert_eq!(r.status, EpisodeStatus::LapComplete);
+                break;
+            }
+        }
+        lap_steps.push(steps);
+        speed_at_line = env.params().speed;
+        assert!(env.continue_lap());
+        assert_eq!(env.status(), EpisodeStatus::InProgress);
+        assert!(env.params().progress < 1.0, "progress starts again: {}", env.params().progress);
+    }
+    assert!(speed_at_line > 0.8, "the car keeps its speed over the line: {speed_at_line} m/s");
+    // The flying second lap is quicker than the first from a standing start.
+    assert!(lap_steps[1] < lap_steps[0], "{lap_steps:?}");
+}
+
+#[test]
 fn driving_straight_into_a_bend_leaves_the_track_when_all_wheels_are_off() {
     let mut env = env("oval", continuous(Sensor::State));
     env.reset(1, start(0.0));
