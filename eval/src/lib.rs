@@ -4,12 +4,15 @@
 //! - [`laps`]: evaluation laps ([`evaluate`] for a model, [`evaluate_driver`] for any driver)
 //!   and their report.
 //! - [`pictures`]: the driven laps from above (PNG) and the camera's view (GIF).
+//! - [`worker`]: evaluations of untrusted models in a sandboxed `paddock-worker` process.
 
 pub mod laps;
 pub mod pictures;
+pub mod worker;
 
 pub use laps::{evaluate, evaluate_driver, EvalOptions, EvalReport, LapResult, Reset, TracePoint};
 pub use pictures::{write_camera_gif, write_top_down_png};
+pub use worker::{EvalJob, WorkerEval, WorkerEvalError};
 
 /// What can go wrong in an evaluation; each message says what to fix.
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,7 @@
 //! `[workers]`: which backend runs the rollouts and how, and [`start_workers`], the one door
 //! that builds any backend from it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -224,14 +224,7 @@ fn usable_cgroup(limits: &CgroupLimits) -> Option<CgroupLimits> {
 /// `paddock-worker` beside the running program (or one folder up, for test binaries), or
 /// `PADDOCK_WORKER_BIN`.
 pub fn worker_binary() -> Result<PathBuf, WorkerError> {
-    if let Some(b) = std::env::var_os("PADDOCK_WORKER_BIN") {
-        return Ok(PathBuf::from(b));
-    }
-    let exe = std::env::current_exe().map_err(|e| WorkerError::Start(format!("cannot locate this program: {e}")))?;
-    let dir = exe.parent().unwrap_or(Path::new("."));
-    [dir.join("paddock-worker"), dir.join("../paddock-worker")].into_iter().find(|p| p.is_file()).ok_or_else(|| {
-        WorkerError::Start(format!("no paddock-worker beside {} (build it: cargo build --release -p paddock-sandbox; or set workers.binary)", exe.display()))
-    })
+    paddock_eval::worker::find_worker().map_err(|e| WorkerError::Start(format!("{e}; or set workers.binary")))
 }
 
 #[cfg(test)]

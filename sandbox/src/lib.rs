@@ -8,6 +8,7 @@
 
 mod cgroup;
 pub mod config;
+pub mod evaluation;
 pub mod grpc;
 mod guest;
 mod isolate;

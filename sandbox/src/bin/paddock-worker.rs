@@ -3,6 +3,8 @@
 //! `paddock-worker serve --fd 3 [--sandbox]`: the trainer's own child, on the socket it inherited.
 //! `paddock-worker serve --listen 0.0.0.0:50051 [--token T]`: a worker for trainers on other hosts
 //! (`PADDOCK_WORKER_TOKEN` works too; without a token anyone who can reach the port may use it).
+//! `paddock-worker evaluate [--sandbox]`: evaluation laps of the model on standard input (the race
+//! server's evaluators), see `paddock_sandbox::evaluation`.
 //! As pid 1 (a microVM guest's `/init`) it serves the host on its virtio-serial port.
 
 use std::net::SocketAddr;
@@ -10,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use paddock_sandbox::worker_main::{probe, run_guest, run_remote_worker, serve_child};
-use paddock_sandbox::ServerTls;
+use paddock_sandbox::{evaluation, ServerTls};
 
 #[derive(Parser)]
 #[command(name = "paddock-worker", version, about = "Runs Paddock rollouts for a trainer, over gRPC.")]
@@ -48,6 +50,16 @@ enum Cmd {
         #[arg(long, default_value_t = 4096)]
         memory_mb: u64,
     },
+    /// Evaluate the model on standard input (a JSON job line, then the model file) and print
+    /// the report as JSON; exits 3 when the model is refused.
+    Evaluate {
+        /// Enter the process sandbox before reading the model.
+        #[arg(long)]
+        sandbox: bool,
+        /// Address-space limit in the sandbox, MB.
+        #[arg(long, default_value_t = 2048)]
+        memory_mb: u64,
+    },
     /// Enter the sandbox and report, as JSON, what code inside it can and cannot do.
     Probe {
         /// A folder outside the sandbox to try writing into.
@@ -76,6 +88,14 @@ fn main() -> ExitCode {
                 _ => Err("give --fd or --listen".into()),
             }
         }
+        Cmd::Evaluate { sandbox, memory_mb } => match evaluation::run_child(sandbox, memory_mb) {
+            Ok(()) => Ok(()),
+            Err(evaluation::ChildError::Refused(why)) => {
+                eprintln!("paddock-worker: {why}");
+                return ExitCode::from(evaluation::REFUSED_EXIT as u8);
+            }
+            Err(evaluation::ChildError::Failed(why)) => Err(why),
+        },
         Cmd::Probe { outside, port } => probe(outside.as_deref(), port).map(|report| println!("{report}")),
     };
     match result {
