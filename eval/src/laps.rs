@@ -233,8 +233,7 @@ pub fn evaluate_driver(
                 env.reset(lap_seed, Start::At { progress: covered, lateral_m: 0.0, heading_offset_rad: 0.0 });
             }
         }
-        result.time_s =
-            result.driving_time_s + result.off_tracks as f64 * options.off_track_penalty_s + result.collisions as f64 * options.collision_penalty_s;
+        result.time_s = result.driving_time_s + result.off_tracks as f64 * options.off_track_penalty_s + result.collisions as f64 * options.collision_penalty_s;
         // An abandoned lap leaves nothing to fly on from: the next starts from the line.
         laps.push(result);
     }

@@ -123,9 +123,15 @@ fn npy_rows(bytes: &[u8]) -> Result<Vec<[f64; 6]>, String> {
 }
 
 pub(crate) fn read_npy(path: &Path) -> Result<Track, TrackError> {
-    let err = |message: String| TrackError::Npy { path: path.to_path_buf(), message };
     let bytes = std::fs::read(path).map_err(|source| TrackError::Io { path: path.to_path_buf(), source })?;
-    let mut rows = npy_rows(&bytes).map_err(err)?;
+    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "track".into());
+    parse_npy(&bytes, &name, path)
+}
+
+/// A DeepRacer route from its bytes; `path` names it in errors and the description.
+pub(crate) fn parse_npy(bytes: &[u8], name: &str, path: &Path) -> Result<Track, TrackError> {
+    let err = |message: String| TrackError::Npy { path: path.to_path_buf(), message };
+    let mut rows = npy_rows(bytes).map_err(err)?;
     if rows.len() < 2 {
         return Err(err(format!("has {} rows; a route needs at least 2 (3 for a loop)", rows.len())));
     }
@@ -140,8 +146,7 @@ pub(crate) fn read_npy(path: &Path) -> Result<Track, TrackError> {
     }
     let waypoints = rows.iter().map(centre).collect();
     let widths = rows.iter().map(|r| DVec2::new(r[2], r[3]).distance(DVec2::new(r[4], r[5]))).collect();
-    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "track".into());
-    Track::new_allowing_crossings(&name, waypoints, widths, closed)
+    Track::new_allowing_crossings(name, waypoints, widths, closed)
         .map(|t| t.with_description(&format!("DeepRacer route imported from {}", path.display())))
         .map_err(|e| in_file(e, path))
 }

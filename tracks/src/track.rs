@@ -169,6 +169,10 @@ impl Track {
     pub fn from_npy_file(path: &std::path::Path) -> Result<Track, TrackError> {
         crate::io::read_npy(path)
     }
+    /// The same from the file's bytes (an upload), naming the track `name`.
+    pub fn from_npy_bytes(bytes: &[u8], name: &str) -> Result<Track, TrackError> {
+        crate::io::parse_npy(bytes, name, std::path::Path::new(&format!("{name}.npy")))
+    }
 
     pub fn name(&self) -> &str {
         &self.name
