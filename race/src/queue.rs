@@ -113,19 +113,19 @@ pub async fn finish(db: &Db, claim: &Claim, outcome: Outcome) -> Result<bool, Ra
             let report = serde_json::to_string(&r.report).map_err(|e| RaceError::Database(e.to_string()))?;
             let off: usize = r.report.laps.iter().map(|l| l.off_tracks).sum();
             let hits: usize = r.report.laps.iter().map(|l| l.collisions).sum();
-            sqlx::query(
-                "INSERT INTO evaluations (submission_id, board, track_name, score, completed_laps, off_tracks, collisions, report_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(&claim.submission_id)
-            .bind(r.board)
-            .bind(&r.track_name)
-            .bind(r.score)
-            .bind(r.report.completed_laps as i64)
-            .bind(off as i64)
-            .bind(hits as i64)
-            .bind(report)
-            .execute(&mut *tx)
-            .await?;
+            // No score is a NULL in the SQL, not a bound `None`: sqlx 0.9's Any driver declares a
+            // `None::<f64>` as float4, and PostgreSQL's cached statement then refuses the next
+            // score's 8 bytes ("incorrect binary data format").
+            let sql = if r.score.is_some() {
+                "INSERT INTO evaluations (submission_id, board, track_name, score, completed_laps, off_tracks, collisions, report_json) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            } else {
+                "INSERT INTO evaluations (submission_id, board, track_name, score, completed_laps, off_tracks, collisions, report_json) VALUES ($1, $2, $3, NULL, $4, $5, $6, $7)"
+            };
+            let mut insert = sqlx::query(sql).bind(&claim.submission_id).bind(r.board).bind(&r.track_name);
+            if let Some(score) = r.score {
+                insert = insert.bind(score);
+            }
+            insert.bind(r.report.completed_laps as i64).bind(off as i64).bind(hits as i64).bind(report).execute(&mut *tx).await?;
         }
     }
     Db::bump(&mut tx, "changes").await?;
