@@ -1,143 +1,14 @@
-//! The race server for real: a `paddock-race serve` process on a fresh SQLite file, evaluating
-//! in sandboxed `paddock-worker` processes, driven over HTTP as the pages and the command line do.
+//! The race server for real on SQLite: a `paddock-race serve` process evaluating in sandboxed
+//! `paddock-worker` processes, driven over HTTP as the pages and the command line do.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-use paddock_policy::model::{random_tensors, to_bytes, ObservationSpec, Preprocessing, Sensor};
-use paddock_policy::{Head, ModelMetadata, Network};
-use paddock_race::client::{Client, ClientError};
-use paddock_vehicle::action::ActionSpace;
-use rand::SeedableRng;
+use std::time::Duration;
+
+use common::{create, join, model, page, status_of, wait_evaluated, Server};
+use paddock_policy::model::Sensor;
+use paddock_race::client::ClientError;
 use serde_json::{json, Value};
-
-struct Server {
-    child: Child,
-    url: String,
-    db: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-fn worker() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let w = exe.parent().unwrap().parent().unwrap().join("paddock-worker");
-    assert!(w.is_file(), "build the worker first: cargo build -p paddock-sandbox (looked for {})", w.display());
-    w
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-impl Server {
-    fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("race.sqlite");
-        let port = free_port();
-        let mut s = Server { child: spawn(&db, port), url: String::new(), db, _dir: dir };
-        s.url = wait_ready(&mut s.child, port);
-        s
-    }
-
-    /// SIGKILL, then start again on the same database.
-    fn kill_and_restart(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        let port: u16 = self.url.rsplit(':').next().unwrap().parse().unwrap();
-        self.child = spawn(&self.db, port);
-        self.url = wait_ready(&mut self.child, port);
-    }
-
-    fn client(&self, token: Option<&str>) -> Client {
-        Client::new(&self.url, token.map(String::from))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn(db: &Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_paddock-race"))
-        .args(["serve", "--db", db.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}"), "--evaluators", "2", "--lease-s", "2"])
-        .arg("--worker")
-        .arg(worker())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap()
-}
-
-fn wait_ready(child: &mut Child, port: u16) -> String {
-    let url = format!("http://127.0.0.1:{port}");
-    let start = Instant::now();
-    while std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err() {
-        assert!(child.try_wait().unwrap().is_none(), "the server exited");
-        assert!(start.elapsed() < Duration::from_secs(30), "the server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    url
-}
-
-/// A random lidar MLP model (it drives badly, but it drives).
-fn model(seed: u64, sensor: Sensor) -> Vec<u8> {
-    let (shape, pre) = match sensor {
-        Sensor::State => (vec![paddock_vehicle::sensor::STATE_LEN], Preprocessing::for_sensor(Sensor::State)),
-        _ => (vec![64], Preprocessing::LIDAR),
-    };
-    let meta = ModelMetadata::new(
-        Network::Mlp { hidden: vec![16] },
-        Head::Categorical,
-        ObservationSpec { sensor, shape, preprocessing: pre },
-        ActionSpace::deepracer_default_discrete(),
-    );
-    let tensors = random_tensors(&meta, &mut rand_pcg::Pcg64::seed_from_u64(seed)).unwrap();
-    to_bytes(&meta, &tensors).unwrap()
-}
-
-fn create(server: &Server, extra: Value) -> (String, String, String) {
-    let mut config = json!({ "name": "Test race", "track": "oval", "laps": 2, "lap_time_cap_s": 20.0, "max_resets_per_lap": 3, "max_model_mb": 1 });
-    config.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-    let created = server.client(None).post_json("/api/races", &json!({ "config": config })).unwrap();
-    let s = |k: &str| created[k].as_str().unwrap().to_string();
-    (s("race_id"), s("admin_token"), s("invite_code"))
-}
-
-fn join(server: &Server, race: &str, invite: &str, alias: &str) -> String {
-    let joined = server.client(None).post_json(&format!("/api/races/{race}/join"), &json!({ "invite_code": invite, "alias": alias })).unwrap();
-    joined["token"].as_str().unwrap().to_string()
-}
-
-fn status_of(e: ClientError) -> (u16, String) {
-    match e {
-        ClientError::Server { status, message } => (status, message),
-        other => panic!("expected an HTTP error, got {other}"),
-    }
-}
-
-/// Waits until no submission of the race is queued or running; returns them all.
-fn wait_evaluated(server: &Server, race: &str, admin: &str, expected: usize) -> Vec<Value> {
-    let start = Instant::now();
-    loop {
-        let subs = server.client(Some(admin)).get(&format!("/api/races/{race}/submissions")).unwrap();
-        let subs = subs.as_array().unwrap().clone();
-        if subs.len() == expected && subs.iter().all(|s| !matches!(s["state"].as_str(), Some("queued" | "running"))) {
-            return subs;
-        }
-        assert!(start.elapsed() < Duration::from_secs(120), "not all evaluated: {subs:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn page(url: &str) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut r = agent.get(url).call().unwrap();
-    (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
-}
 
 #[test]
 fn a_race_from_creation_to_a_ranked_board_with_bad_input_refused() {
@@ -239,4 +110,171 @@ fn a_server_killed_while_evaluating_loses_nothing_and_counts_nothing_twice() {
     let board = server.client(None).get(&format!("/api/races/{race}/leaderboard")).unwrap();
     let counted: i64 = board["public"].as_array().unwrap().iter().map(|r| r["submissions"].as_i64().unwrap()).sum();
     assert_eq!(counted, accepted.len() as i64, "each submission counted once");
+}
+
+#[test]
+fn a_hundred_submissions_from_twenty_racers_at_once_are_all_answered_evaluated_and_ranked_as_stored() {
+    let server = Server::start();
+    let per_day = 4;
+    let (race, admin, invite) = create(&server, json!({ "submissions_per_day": per_day, "laps": 1 }));
+    let tokens: Vec<String> = (0..20).map(|i| join(&server, &race, &invite, &format!("racer{i:02}"))).collect();
+    // Five at once from each racer, a hundred in flight: each is accepted or refused with a reason.
+    let answers: Vec<(usize, Result<Value, ClientError>)> = std::thread::scope(|s| {
+        let sent: Vec<_> = (0..100)
+            .map(|i| {
+                let (server, race, token) = (&server, &race, &tokens[i % 20]);
+                s.spawn(move || {
+                    (
+                        i % 20,
+                        server.client(Some(token)).post_file(
+                            &format!("/api/races/{race}/submissions"),
+                            "m.safetensors",
+                            &model(1000 + i as u64, Sensor::Lidar),
+                        ),
+                    )
+                })
+            })
+            .collect();
+        sent.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut accepted = vec![0; 20];
+    for (racer, answer) in answers {
+        match answer {
+            Ok(v) => {
+                assert_eq!(v["submission"]["state"], "queued", "{v}");
+                accepted[racer] += 1;
+            }
+            Err(e) => {
+                let (status, message) = status_of(e);
+                assert_eq!(status, 429, "{message}");
+                assert!(message.contains("today"), "{message}");
+            }
+        }
+    }
+    assert!(accepted.iter().all(|&n| n == per_day), "the daily limit holds under concurrency: {accepted:?}");
+
+    let subs = wait_evaluated(&server, &race, &admin, 20 * per_day);
+    assert!(subs.iter().all(|s| s["state"] == "done"), "{subs:?}");
+    // Recompute each racer's counted result from the stored laps and compare with the board.
+    let board = server.client(None).get(&format!("/api/races/{race}/leaderboard")).unwrap();
+    let config: paddock_race::config::RaceConfig = serde_json::from_value(board["race"]["config"].clone()).unwrap();
+    let mut best: std::collections::HashMap<String, (Option<f64>, usize, i64, String)> = Default::default();
+    for s in &subs {
+        let detail = server.client(None).get(&format!("/api/races/{race}/submissions/{}", s["id"].as_str().unwrap())).unwrap();
+        let laps: Vec<paddock_race::ranking::Lap> = detail["evaluations"][0]["laps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| paddock_race::ranking::Lap { completed: l["completed"].as_bool().unwrap(), time_s: l["time_s"].as_f64().unwrap() })
+            .collect();
+        let mine = (
+            paddock_race::ranking::score(&config, &laps),
+            laps.iter().filter(|l| l.completed).count(),
+            s["created_at"].as_i64().unwrap(),
+            s["id"].as_str().unwrap().to_string(),
+        );
+        let key = |e: &(Option<f64>, usize, i64, String)| (e.0.is_none(), e.0.unwrap_or(0.0), std::cmp::Reverse(e.1), e.2);
+        let entry = best.entry(s["alias"].as_str().unwrap().to_string()).or_insert(mine.clone());
+        if key(&mine).partial_cmp(&key(entry)) == Some(std::cmp::Ordering::Less) {
+            *entry = mine;
+        }
+    }
+    let rows = board["public"].as_array().unwrap();
+    assert_eq!(rows.len(), 20);
+    let leader = rows[0]["score"].as_f64();
+    let mut last: Option<f64> = None;
+    for row in rows {
+        let (score, _, _, id) = &best[row["alias"].as_str().unwrap()];
+        assert_eq!(row["submission_id"].as_str().unwrap(), id, "the racer's best counts: {row}");
+        assert_eq!(row["score"].as_f64(), *score);
+        assert_eq!(row["submissions"], per_day);
+        if let (Some(s), Some(l)) = (score, leader) {
+            assert!(last.is_none_or(|p| p <= *s), "ranked by score");
+            assert!((row["gap_s"].as_f64().unwrap() - (s - l)).abs() < 1e-9);
+            last = Some(*s);
+        }
+    }
+}
+
+/// An organiser's form action, sent as the admin page sends it (with the token as a bearer).
+fn organiser_does(server: &Server, race: &str, admin: &str, action: &str, target: &str) -> u16 {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+    let r = agent
+        .post(&format!("{}/races/{race}/admin/do", server.url))
+        .header("Authorization", &format!("Bearer {admin}"))
+        .send_form([("action", action), ("target", target)])
+        .unwrap();
+    r.status().as_u16()
+}
+
+#[test]
+fn the_organiser_closes_reruns_and_removes_and_the_private_board_shows_only_after_the_close() {
+    let server = Server::start();
+    let (race, admin, invite) = create(&server, json!({ "hidden_tracks": ["circuit"], "laps": 1 }));
+    let ann = join(&server, &race, &invite, "ann");
+    let bob = join(&server, &race, &invite, "bob");
+    let submit = |token: &str| server.client(Some(token)).post_file(&format!("/api/races/{race}/submissions"), "m.safetensors", &model(5, Sensor::Lidar));
+    let sent = submit(&ann).unwrap();
+    let ann_sub = sent["submission"]["id"].as_str().unwrap().to_string();
+    submit(&bob).unwrap();
+
+    // Malformed multipart: a 4xx, nothing stored.
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut r = agent
+        .post(&format!("{}/api/races/{race}/submissions", server.url))
+        .header("Authorization", &format!("Bearer {ann}"))
+        .header("Content-Type", "multipart/form-data; boundary=XYZ")
+        .send("--XYZ\r\nContent-Disposition: form-data; name=\"model\"; filename=\"m\"\r\n\r\nnot closed")
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400, "{}", r.body_mut().read_to_string().unwrap());
+
+    let subs = wait_evaluated(&server, &race, &admin, 2);
+    assert!(subs.iter().all(|s| s["state"] == "done"), "{subs:?}");
+    // The same model gets the same times (seeds fixed per race).
+    let laps_of = |sid: &str, board: &str| {
+        let d = server.client(Some(&admin)).get(&format!("/api/races/{race}/submissions/{sid}")).unwrap();
+        d["evaluations"].as_array().unwrap().iter().find(|e| e["board"] == board).map(|e| e["laps"].clone())
+    };
+    let bob_sub = subs.iter().find(|s| s["alias"] == "bob").unwrap()["id"].as_str().unwrap().to_string();
+    assert_eq!(laps_of(&ann_sub, "public"), laps_of(&bob_sub, "public"));
+
+    // While open, the private board and hidden laps are the organiser's alone.
+    let public_view = server.client(None).get(&format!("/api/races/{race}/leaderboard")).unwrap();
+    assert!(public_view["private"].is_null(), "{public_view}");
+    assert_eq!(laps_of(&ann_sub, "private"), None);
+    let organiser_view = server.client(Some(&admin)).get(&format!("/api/races/{race}/leaderboard")).unwrap();
+    assert_eq!(organiser_view["private"].as_array().unwrap().len(), 2);
+    let (_, page_html) = common::page(&format!("{}/races/{race}", server.url));
+    assert!(!page_html.contains("Private leaderboard"), "not shown before the close");
+
+    // Re-run: the old result goes, one new evaluation comes.
+    assert_eq!(organiser_does(&server, &race, &admin, "rerun", &ann_sub), 303);
+    assert_eq!(organiser_does(&server, &race, &ann, "rerun", &ann_sub), 403, "a racer is not the organiser");
+    assert_eq!(organiser_does(&server, &race, &admin, "rerun", "no-such-submission"), 404);
+    let subs = wait_evaluated(&server, &race, &admin, 2);
+    assert!(subs.iter().all(|s| s["state"] == "done"), "{subs:?}");
+    let detail = server.client(None).get(&format!("/api/races/{race}/submissions/{ann_sub}")).unwrap();
+    assert_eq!(detail["evaluations"].as_array().unwrap().len(), 1);
+
+    // Removed racers leave the board and can no longer submit.
+    let bob_id = subs.iter().find(|s| s["alias"] == "bob").unwrap()["racer_id"].as_str().unwrap().to_string();
+    assert_eq!(organiser_does(&server, &race, &admin, "remove", &bob_id), 303);
+    let board = server.client(None).get(&format!("/api/races/{race}/leaderboard")).unwrap();
+    assert_eq!(board["public"].as_array().unwrap().len(), 1, "{board}");
+    assert!(submit(&bob).is_err(), "a removed racer cannot submit");
+
+    // Closed: no submissions, and now everyone sees the private board.
+    assert_eq!(organiser_does(&server, &race, &admin, "close", ""), 303);
+    let (status, message) = status_of(submit(&ann).unwrap_err());
+    assert_eq!(status, 403, "{message}");
+    assert!(message.contains("closed"), "{message}");
+    let board = server.client(None).get(&format!("/api/races/{race}/leaderboard")).unwrap();
+    assert_eq!(board["race"]["status"], "closed");
+    assert_eq!(board["private"].as_array().unwrap().len(), 1, "{board}");
+    assert!(laps_of(&ann_sub, "private").is_some());
+    let (_, page_html) = common::page(&format!("{}/races/{race}", server.url));
+    assert!(page_html.contains("Private leaderboard"), "shown after the close");
+    // Reopened: submissions are taken again.
+    assert_eq!(organiser_does(&server, &race, &admin, "reopen", ""), 303);
+    submit(&ann).unwrap();
 }

@@ -38,8 +38,8 @@ fn board_rows(race: &Race, rows: &[Row]) -> Vec<BoardRow> {
             alias: r.entry.alias.clone(),
             score: r.entry.score.map(|s| format!("{s:.3} s")).unwrap_or_else(|| "not ranked".into()),
             gap: match r.gap_s {
-                Some(g) if g > 0.0 => format!("+{g:.3}"),
-                Some(_) => "leader".into(),
+                Some(_) if r.rank == Some(1) => "leader".into(),
+                Some(g) => format!("+{g:.3}"),
                 None => String::new(),
             },
             laps: format!("{}/{}", r.entry.completed_laps, r.entry.laps),
