@@ -197,3 +197,66 @@ fn observations_of_the_wrong_kind_or_length_are_refused() {
     let action = policy.act_greedy(Observations::U8(&vec![128u8; 19200])).unwrap();
     assert!(matches!(action, Action::Discrete(i) if i < meta.action_space.len()));
 }
+
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::model::{from_bytes, to_bytes};
+
+    fn valid() -> Vec<u8> {
+        let meta = lidar_meta(Head::Categorical, ActionSpace::deepracer_default_discrete());
+        let tensors = random_tensors(&meta, &mut rand_pcg::Pcg64::seed_from_u64(3)).unwrap();
+        to_bytes(&meta, &tensors).unwrap()
+    }
+
+    /// The length of the safetensors header (JSON) after its 8-byte size.
+    fn header_len(bytes: &[u8]) -> usize {
+        u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+        /// Bytes changed anywhere, or the file cut short: a policy or a clear error, no panic.
+        #[test]
+        fn mutated_model_files_load_or_are_refused(edits in prop::collection::vec((any::<usize>(), any::<u8>()), 0..6), cut in prop::option::of(any::<usize>())) {
+            let mut bytes = valid();
+            for (at, b) in edits {
+                let i = at % bytes.len();
+                bytes[i] = b;
+            }
+            if let Some(n) = cut {
+                bytes.truncate(n % (bytes.len() + 1));
+            }
+            match Policy::from_bytes(&bytes, "fuzz") {
+                Ok(p) => prop_assert!(p.input_len() > 0),
+                Err(e) => prop_assert!(!e.to_string().is_empty()),
+            }
+        }
+
+        /// Edits inside the JSON header, where the metadata (shapes, sizes, the architecture) lives:
+        /// printable characters, so the header stays text and reaches the metadata's parser.
+        #[test]
+        fn mutated_metadata_loads_or_is_refused(edits in prop::collection::vec((any::<usize>(), 32u8..127), 1..6)) {
+            let mut bytes = valid();
+            let n = header_len(&bytes);
+            for (at, b) in edits {
+                bytes[8 + at % n] = b;
+            }
+            if let Err(e) = from_bytes(&bytes, "fuzz") {
+                prop_assert!(!e.to_string().is_empty());
+            } else if let Err(e) = Policy::from_bytes(&bytes, "fuzz") {
+                prop_assert!(!e.to_string().is_empty());
+            }
+        }
+
+        /// A header that claims a huge size or garbage is refused without allocating it.
+        #[test]
+        fn lying_header_sizes_are_refused(size in any::<u64>(), rest in prop::collection::vec(any::<u8>(), 0..64)) {
+            let mut bytes = size.to_le_bytes().to_vec();
+            bytes.extend(rest);
+            prop_assert!(Policy::from_bytes(&bytes, "fuzz").is_err());
+        }
+    }
+}

@@ -312,6 +312,61 @@ mod tests {
         let m = npy_err("zero_width", npy_bytes("<f8", "(5, 6)", &f64_bytes(&rows)));
         assert!(m.contains("width at waypoint 2 is 0") && m.contains("zero_width.npy"), "{m}");
     }
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// A valid route to mutate: the square loop as DeepRacer writes it.
+        fn valid_npy() -> Vec<u8> {
+            npy_bytes("<f8", "(5, 6)", &f64_bytes(&square_rows()))
+        }
+
+        fn mutate(mut bytes: Vec<u8>, edits: &[(usize, u8)], cut: Option<usize>) -> Vec<u8> {
+            for &(at, byte) in edits {
+                if !bytes.is_empty() {
+                    let i = at % bytes.len();
+                    bytes[i] = byte;
+                }
+            }
+            if let Some(n) = cut {
+                bytes.truncate(n % (bytes.len() + 1));
+            }
+            bytes
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+            /// Mutated DeepRacer files: a track or a clear error, never a panic.
+            #[test]
+            fn mutated_npy_files_parse_or_are_refused(edits in prop::collection::vec((0usize..400, any::<u8>()), 0..8), cut in prop::option::of(0usize..400)) {
+                let bytes = mutate(valid_npy(), &edits, cut);
+                if let Err(e) = Track::from_npy_bytes(&bytes, "fuzz") {
+                    prop_assert!(!e.to_string().is_empty());
+                }
+            }
+
+            /// Any bytes at all as a .npy.
+            #[test]
+            fn random_bytes_as_npy_are_refused(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+                prop_assert!(Track::from_npy_bytes(&bytes, "fuzz").is_err() || bytes.starts_with(b"\x93NUMPY"));
+            }
+
+            /// Mutated JSON tracks (text edits of a real one) and arbitrary text.
+            #[test]
+            fn mutated_json_tracks_parse_or_are_refused(edits in prop::collection::vec((0usize..4000, 32u8..127), 0..6), cut in prop::option::of(0usize..4000), text in "\\PC{0,200}") {
+                let json = Track::resolve("oval").unwrap().to_json_string().into_bytes();
+                let bytes = mutate(json, &edits, cut);
+                if let Ok(s) = std::str::from_utf8(&bytes) {
+                    if let Err(e) = Track::from_json_str(s) {
+                        prop_assert!(!e.to_string().is_empty());
+                    }
+                }
+                let _ = Track::from_json_str(&text);
+            }
+        }
+    }
 }
 
 /// The real DeepRacer routes in `../shared/tracks` (test data, not part of this repository).
