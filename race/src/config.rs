@@ -215,7 +215,10 @@ impl RaceConfig {
             return bad("hidden_tracks", format!("{} tracks: give at most {MAX_HIDDEN_TRACKS}", self.hidden_tracks.len()));
         }
         let mut hidden = Vec::new();
-        for name in &self.hidden_tracks {
+        for (i, name) in self.hidden_tracks.iter().enumerate() {
+            if self.hidden_tracks[..i].iter().any(|n| n.trim() == name.trim()) {
+                return bad("hidden_tracks", format!("'{}' is given twice", name.trim()));
+            }
             let t = self.turn(resolve_named("hidden_tracks", name)?);
             check_drivable("hidden_tracks", &t, self)?;
             hidden.push((name.clone(), t.to_json_string()));
@@ -366,6 +369,7 @@ mod tests {
         assert!(refused(&RaceConfig { opens_at: "2026-12-08T00:00:00Z".into(), closes_at: "2026-12-01T00:00:00Z".into(), ..named("r") }).contains("closes_at"));
         assert!(refused(&RaceConfig { closes_at: "next tuesday".into(), ..named("r") }).contains("closes_at"));
         assert!(refused(&RaceConfig { hidden_tracks: vec!["nowhere".into()], ..named("r") }).contains("hidden_tracks"));
+        assert!(refused(&RaceConfig { hidden_tracks: vec!["oval".into(), " oval".into()], ..named("r") }).contains("given twice"));
         assert!(refused(&RaceConfig { submissions_per_day: 0, ..named("r") }).contains("at least one"));
     }
 

@@ -80,7 +80,8 @@ pub async fn step(db: &Db, config: &EvaluatorConfig, name: &str) -> Result<bool,
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_millis((lease_ms / 3).max(50) as u64)).await;
-                if !matches!(queue::renew(&db, &claim, lease_ms).await, Ok(true)) {
+                // A busy database is tried again at the next tick; only a lost claim stops.
+                if let Ok(false) = queue::renew(&db, &claim, lease_ms).await {
                     break;
                 }
             }
@@ -88,7 +89,8 @@ pub async fn step(db: &Db, config: &EvaluatorConfig, name: &str) -> Result<bool,
     };
     let outcome = evaluate(db, config, &claim).await;
     renewer.abort();
-    let outcome = outcome?;
+    // An evaluation that could not run (its race or model unreadable) is retried, then fails.
+    let outcome = outcome.unwrap_or_else(|e| Outcome::Failed(e.to_string()));
     if !queue::finish(db, &claim, outcome).await? {
         eprintln!("paddock-race: evaluator {name}: lost the claim on {}; its result was not stored", claim.submission_id);
     }

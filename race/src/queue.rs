@@ -23,9 +23,25 @@ pub struct Claim {
     pub token: String,
 }
 
-/// Claims the next submission for `evaluator`, holding it for `lease_ms`.
+/// Claims the next submission for `evaluator`, holding it for `lease_ms`. Submissions whose
+/// evaluators died [`MAX_ATTEMPTS`] times (a model that kills its host, say) fail first, so they
+/// cannot hold the queue up forever.
 pub async fn claim(db: &Db, evaluator: &str, lease_ms: i64) -> Result<Option<Claim>, RaceError> {
     let now = now_ms();
+    let mut tx = db.pool.begin().await?;
+    let given_up = sqlx::query(
+        "UPDATE submissions SET state = 'failed', message = $1, finished_at = $2, claim_token = NULL, lease_until = NULL \
+         WHERE state = 'running' AND lease_until < $2 AND attempts >= $3",
+    )
+    .bind(format!("its evaluation stopped without a result {MAX_ATTEMPTS} times"))
+    .bind(now)
+    .bind(MAX_ATTEMPTS)
+    .execute(&mut *tx)
+    .await?;
+    if given_up.rows_affected() > 0 {
+        Db::bump(&mut tx, "changes").await?;
+    }
+    tx.commit().await?;
     let token = crate::secrets::token();
     let lock = match db.dialect {
         Dialect::Postgres => " FOR UPDATE SKIP LOCKED",

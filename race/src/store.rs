@@ -220,6 +220,15 @@ pub async fn join(db: &Db, race: &Race, invite: &str, alias: &str) -> Result<(Ra
     if race.status(now_ms()) == Status::Closed {
         return Err(RaceError::Closed("the race is closed".into()));
     }
+    // "Ann" and "ann" are one racer on a projector.
+    let taken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM racers WHERE race_id = $1 AND LOWER(alias) = LOWER($2)")
+        .bind(&race.id)
+        .bind(&alias)
+        .fetch_one(&db.pool)
+        .await?;
+    if taken > 0 {
+        return Err(RaceError::Conflict(format!("the alias '{alias}' is taken in this race")));
+    }
     let (id, token) = (secrets::id(), secrets::token());
     let joined_at = now_ms();
     let inserted =
@@ -237,12 +246,15 @@ pub async fn join(db: &Db, race: &Race, invite: &str, alias: &str) -> Result<(Ra
     Ok((Racer { id, race_id: race.id.clone(), alias, removed: false, joined_at }, token))
 }
 
-/// An alias: 1 to 32 characters, no control characters, trimmed. Markup is allowed (and shown
-/// as text on every page).
+/// An alias: 1 to 32 characters, trimmed, without control characters or the invisible ones
+/// that would let "ann\u{200b}" pass for "ann". Markup is allowed (and shown as text on every
+/// page).
 pub fn check_alias(alias: &str) -> Result<String, RaceError> {
     let alias = alias.trim();
-    if alias.is_empty() || alias.chars().count() > MAX_ALIAS || alias.chars().any(char::is_control) {
-        return Err(RaceError::BadInput(format!("an alias has 1 to {MAX_ALIAS} characters and no control characters")));
+    let invisible =
+        |c: char| c.is_control() || matches!(c, '\u{00ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{feff}');
+    if alias.is_empty() || alias.chars().count() > MAX_ALIAS || alias.chars().any(invisible) {
+        return Err(RaceError::BadInput(format!("an alias has 1 to {MAX_ALIAS} characters and no control or invisible characters")));
     }
     Ok(alias.to_string())
 }
@@ -360,6 +372,13 @@ pub async fn evaluations(db: &Db, submission_id: &str) -> Result<Vec<Evaluation>
             })
         })
         .collect()
+}
+
+/// A submission's public score, without reading the stored reports: `None` before it is
+/// evaluated, `Some(None)` when it is evaluated but not ranked.
+pub async fn public_score(db: &Db, submission_id: &str) -> Result<Option<Option<f64>>, RaceError> {
+    let row = sqlx::query("SELECT score FROM evaluations WHERE submission_id = $1 AND board = 'public'").bind(submission_id).fetch_optional(&db.pool).await?;
+    row.map(|row| col(&row, "score")).transpose()
 }
 
 /// The leaderboard of `board` ("public" or "private"; the private one adds up the hidden tracks'

@@ -24,10 +24,19 @@ pub struct CreateRace {
     pub track_json: Option<String>,
 }
 
-/// Creates a race from a checked config; `create_key` guards it when the server has one.
-pub async fn create(state: &AppState, headers: &HeaderMap, body: &CreateRace) -> Result<store::Created, RaceError> {
-    if let Some(key) = &state.create_key {
-        if auth::token(headers, "create_key").as_deref() != Some(key.as_str()) {
+/// A body that is not the JSON asked for: too large (413) or malformed (400).
+fn json_error(e: axum::extract::rejection::JsonRejection) -> RaceError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        RaceError::TooLarge(e.body_text())
+    } else {
+        RaceError::BadInput(e.body_text())
+    }
+}
+
+/// Creates a race from a checked config; the server's create key guards it when it has one.
+pub async fn create(state: &AppState, key: Option<&str>, body: &CreateRace) -> Result<store::Created, RaceError> {
+    if let Some(wanted) = &state.create_key {
+        if key != Some(wanted.as_str()) {
             return Err(RaceError::Unauthorized("this server needs its create key to open a race".into()));
         }
     }
@@ -40,22 +49,31 @@ pub async fn create_race(
     headers: HeaderMap,
     body: Result<Json<CreateRace>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<store::Created>, ApiError> {
-    let Json(body) = body.map_err(|e| RaceError::BadInput(e.body_text()))?;
-    Ok(Json(create(&state, &headers, &body).await?))
+    let Json(body) = body.map_err(json_error)?;
+    let key = auth::token(&headers, "create_key");
+    Ok(Json(create(&state, key.as_deref(), &body).await?))
 }
 
 pub async fn races(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let now = now_ms();
-    let races: Vec<Value> = store::races(&state.db).await?.iter().map(|r| race_json(r, now)).collect();
+    let races: Vec<Value> = store::races(&state.db).await?.iter().map(|r| race_json(r, now, false)).collect();
     Ok(Json(json!(races)))
 }
 
-fn race_json(race: &Race, now: i64) -> Value {
-    json!({ "id": race.id, "name": race.name, "status": race.status(now), "config": race.config, "opens_at": race.opens_at, "closes_at": race.closes_at })
+/// A race as the API shows it. Until the close, only the organiser sees which tracks are
+/// hidden: others would train on them.
+fn race_json(race: &Race, now: i64, organiser: bool) -> Value {
+    let mut config = race.config.clone();
+    if !organiser && race.status(now) != Status::Closed {
+        config.hidden_tracks = (1..=config.hidden_tracks.len()).map(|i| format!("hidden {i}")).collect();
+    }
+    json!({ "id": race.id, "name": race.name, "status": race.status(now), "config": config, "opens_at": race.opens_at, "closes_at": race.closes_at })
 }
 
-pub async fn race(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(race_json(&store::race(&state.db, &id).await?, now_ms())))
+pub async fn race(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let race = store::race(&state.db, &id).await?;
+    let organiser = organiser(&state, &race, &headers).await.is_ok();
+    Ok(Json(race_json(&race, now_ms(), organiser)))
 }
 
 #[derive(Deserialize)]
@@ -69,7 +87,7 @@ pub async fn join(
     Path(id): Path<String>,
     body: Result<Json<JoinRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(body) = body.map_err(|e| RaceError::BadInput(e.body_text()))?;
+    let Json(body) = body.map_err(json_error)?;
     let race = store::race(&state.db, &id).await?;
     let (racer, token) = store::join(&state.db, &race, &body.invite_code, &body.alias).await?;
     Ok(Json(json!({ "racer_id": racer.id, "alias": racer.alias, "token": token })))
@@ -85,7 +103,7 @@ pub async fn leaderboard(State(state): State<AppState>, Path(id): Path<String>, 
     } else {
         None
     };
-    Ok(Json(json!({ "race": race_json(&race, now_ms()), "public": public, "private": private })))
+    Ok(Json(json!({ "race": race_json(&race, now_ms(), organiser), "public": public, "private": private })))
 }
 
 async fn organiser(state: &AppState, race: &Race, headers: &HeaderMap) -> Result<Race, RaceError> {

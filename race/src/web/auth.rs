@@ -1,8 +1,12 @@
 //! Who is asking: a token from `Authorization: Bearer` (the command line) or from the race's
 //! cookie (the pages: `racer_<race>` or `organiser_<race>`, HttpOnly, SameSite=Strict so other
-//! sites cannot post forms with it).
+//! sites cannot post forms with it; [`same_origin`] refuses their posts as well, for browsers
+//! and sibling sites that SameSite does not stop).
 
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 
 /// The bearer token, or the named cookie's value.
 pub fn token(headers: &HeaderMap, cookie: &str) -> Option<String> {
@@ -31,4 +35,20 @@ pub fn organiser_cookie(race_id: &str) -> String {
 pub fn set_cookie(name: &str, race_id: &str, value: &str) -> HeaderValue {
     let v = format!("{name}={value}; Path=/races/{race_id}; HttpOnly; SameSite=Strict; Max-Age=31536000");
     HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Refuses a POST whose `Origin` (browsers send one with every form post) is another site's.
+/// The command line sends none and is not affected.
+pub async fn same_origin(request: Request, next: Next) -> Response {
+    if request.method() == Method::POST {
+        let headers = request.headers();
+        if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let from = origin.split_once("://").map(|(_, h)| h).unwrap_or("");
+            if from.is_empty() || from != host {
+                return (StatusCode::FORBIDDEN, "a form posted from another site is refused").into_response();
+            }
+        }
+    }
+    next.run(request).await
 }

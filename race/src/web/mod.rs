@@ -34,20 +34,24 @@ pub struct AppState {
     pub create_key: Option<Arc<String>>,
 }
 
-/// Largest request body: a model of the largest size any race allows, and the form around it.
-const MAX_BODY: usize = (256 << 20) + (1 << 20);
+/// Request bodies: small forms by default; a race with its track file; a model of the largest
+/// size any race allows (each race caps its own lower, while reading).
+const MAX_FORM: usize = 64 << 10;
+const MAX_RACE: usize = 2 * crate::config::MAX_TRACK_BYTES + MAX_FORM;
+const MAX_UPLOAD: usize = (256 << 20) + MAX_FORM;
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(pages::index))
-        .route("/races/new", get(pages::new_race_form).post(pages::create_race))
+        .route("/races/new", get(pages::new_race_form).post(pages::create_race).layer(DefaultBodyLimit::max(MAX_RACE)))
         .route("/races/{id}", get(pages::race))
         .route("/races/{id}/join", post(pages::join))
         .route("/races/{id}/screen", get(pages::screen))
         .route("/races/{id}/board", get(pages::board_fragment))
         .route("/races/{id}/me", get(pages::racer))
-        .route("/races/{id}/me/submit", post(pages::submit))
+        .route("/races/{id}/me/rows", get(pages::racer_rows))
+        .route("/races/{id}/me/submit", post(pages::submit).layer(DefaultBodyLimit::max(MAX_UPLOAD)))
         .route("/races/{id}/submissions/{sid}", get(pages::submission))
         .route("/races/{id}/submissions/{sid}/replay.json", get(api::replay))
         .route("/races/{id}/admin", get(pages::admin))
@@ -56,13 +60,14 @@ pub fn router(state: AppState) -> Router {
         .route("/races/{id}/results.csv", get(api::results_csv))
         .route("/races/{id}/events", get(live::events))
         .route("/static/{file}", get(static_file))
-        .route("/api/races", post(api::create_race).get(api::races))
+        .route("/api/races", post(api::create_race).get(api::races).layer(DefaultBodyLimit::max(MAX_RACE)))
         .route("/api/races/{id}", get(api::race))
         .route("/api/races/{id}/join", post(api::join))
         .route("/api/races/{id}/leaderboard", get(api::leaderboard))
-        .route("/api/races/{id}/submissions", post(api::submit).get(api::submissions))
+        .route("/api/races/{id}/submissions", post(api::submit).get(api::submissions).layer(DefaultBodyLimit::max(MAX_UPLOAD)))
         .route("/api/races/{id}/submissions/{sid}", get(api::submission))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(DefaultBodyLimit::max(MAX_FORM))
+        .layer(axum::middleware::from_fn(auth::same_origin))
         .with_state(state)
 }
 

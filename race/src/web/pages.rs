@@ -120,10 +120,12 @@ pub async fn index(State(state): State<AppState>) -> Result<Response, PageError>
 struct NewRace {
     tracks: Vec<&'static str>,
     error: Option<String>,
+    /// The server asks for its create key (`--create-key`).
+    needs_key: bool,
 }
 
-pub async fn new_race_form() -> Result<Response, PageError> {
-    html(&NewRace { tracks: paddock_tracks::Track::builtin_names().to_vec(), error: None })
+pub async fn new_race_form(State(state): State<AppState>) -> Result<Response, PageError> {
+    html(&NewRace { tracks: paddock_tracks::Track::builtin_names().to_vec(), error: None, needs_key: state.create_key.is_some() })
 }
 
 #[derive(Template)]
@@ -136,7 +138,7 @@ struct CreatedPage {
 }
 
 /// The new-race form (multipart: it may carry a track file).
-pub async fn create_race(State(state): State<AppState>, headers: HeaderMap, mut form: Multipart) -> Result<Response, PageError> {
+pub async fn create_race(State(state): State<AppState>, mut form: Multipart) -> Result<Response, PageError> {
     let mut fields = std::collections::HashMap::new();
     let mut track_file: Option<(String, Vec<u8>)> = None;
     while let Some(field) = form.next_field().await.map_err(|e| RaceError::BadInput(format!("the form is malformed: {}", e.body_text())))? {
@@ -159,7 +161,8 @@ pub async fn create_race(State(state): State<AppState>, headers: HeaderMap, mut 
             Some((name, bytes)) => Some(uploaded_track_json(&name, &bytes)?),
         };
         let body = CreateRace { config, track_json };
-        let created = api::create(&state, &headers, &body).await?;
+        let key = fields.get("create_key").map(|k| k.trim()).filter(|k| !k.is_empty());
+        let created = api::create(&state, key, &body).await?;
         Ok::<_, RaceError>((body.config.name, created))
     }
     .await;
@@ -171,7 +174,7 @@ pub async fn create_race(State(state): State<AppState>, headers: HeaderMap, mut 
             Ok(([(header::SET_COOKIE, cookie)], Html(page.render()?)).into_response())
         }
         Err(e @ (RaceError::Config(_) | RaceError::BadInput(_))) => {
-            let page = NewRace { tracks: paddock_tracks::Track::builtin_names().to_vec(), error: Some(e.to_string()) };
+            let page = NewRace { tracks: paddock_tracks::Track::builtin_names().to_vec(), error: Some(e.to_string()), needs_key: state.create_key.is_some() };
             Ok((e.status(), Html(page.render()?)).into_response())
         }
         Err(e) => Err(e.into()),
@@ -328,9 +331,11 @@ pub struct JoinForm {
 
 pub async fn join(State(state): State<AppState>, Path(id): Path<String>, Form(form): Form<JoinForm>) -> Result<Response, PageError> {
     let race = store::race(&state.db, &id).await?;
-    let (_, token) = store::join(&state.db, &race, &form.invite_code, &form.alias).await?;
+    let (me, token) = store::join(&state.db, &race, &form.invite_code, &form.alias).await?;
     let cookie = auth::set_cookie(&auth::racer_cookie(&race.id), &race.id, &token);
-    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&format!("/races/{}/me?token={token}", race.id))).into_response())
+    // The token is shown in this answer only: never in a URL, where history and logs keep it.
+    let page = racer_page(&state, race, me, Some(token)).await?;
+    Ok(([(header::SET_COOKIE, cookie)], page).into_response())
 }
 
 pub struct SubmissionLine {
@@ -356,9 +361,11 @@ struct RacerPage {
 async fn lines(state: &AppState, race: &Race, subs: &[Submission]) -> Result<Vec<SubmissionLine>, RaceError> {
     let mut out = Vec::new();
     for s in subs {
-        let evals = store::evaluations(&state.db, &s.id).await?;
-        let score =
-            evals.iter().find(|e| e.board == "public").map(|e| e.score.map(|v| format!("{v:.3} s")).unwrap_or_else(|| "not ranked".into())).unwrap_or_default();
+        let score = match store::public_score(&state.db, &s.id).await? {
+            Some(Some(v)) => format!("{v:.3} s"),
+            Some(None) => "not ranked".into(),
+            None => String::new(),
+        };
         let state_text = match s.state.as_str() {
             "queued" => format!("queued ({} ahead)", store::queue_position(&state.db, s).await?),
             other => other.to_string(),
@@ -375,23 +382,28 @@ async fn lines(state: &AppState, race: &Race, subs: &[Submission]) -> Result<Vec
     Ok(out)
 }
 
-#[derive(Deserialize)]
-pub struct TokenQuery {
-    token: Option<String>,
+/// The racer's page: upload a model, follow its evaluation.
+pub async fn racer(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, PageError> {
+    let race = store::race(&state.db, &id).await?;
+    let me = signed_in_racer(&state, &race, &headers).await?;
+    racer_page(&state, race, me, None).await
 }
 
-/// The racer's page: upload a model, follow its evaluation. Just after joining it shows the
-/// token once (for the command line).
-pub async fn racer(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    axum::extract::Query(q): axum::extract::Query<TokenQuery>,
-) -> Result<Response, PageError> {
+/// The racer's own submissions, for the page's live table.
+pub async fn racer_rows(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Result<Response, PageError> {
     let race = store::race(&state.db, &id).await?;
-    let token =
-        auth::token(&headers, &auth::racer_cookie(&race.id)).or(q.token.clone()).ok_or_else(|| RaceError::Unauthorized("join the race first".into()))?;
-    let me = store::racer_by_token(&state.db, &race.id, &token).await?;
+    let me = signed_in_racer(&state, &race, &headers).await?;
+    let subs = store::submissions(&state.db, &race.id, Some(&me.id)).await?;
+    html(&RacerRows { subs: lines(&state, &race, &subs).await? })
+}
+
+async fn signed_in_racer(state: &AppState, race: &Race, headers: &HeaderMap) -> Result<store::Racer, RaceError> {
+    let token = auth::token(headers, &auth::racer_cookie(&race.id)).ok_or_else(|| RaceError::Unauthorized("join the race first".into()))?;
+    store::racer_by_token(&state.db, &race.id, &token).await
+}
+
+/// The racer's page; `token` is shown once, just after joining (for the command line).
+async fn racer_page(state: &AppState, race: Race, me: store::Racer, token: Option<String>) -> Result<Response, PageError> {
     let subs = store::submissions(&state.db, &race.id, Some(&me.id)).await?;
     let day_start = now_ms() - now_ms().rem_euclid(86_400_000);
     let today = subs.iter().filter(|s| s.created_at >= day_start).count() as u32;
@@ -402,8 +414,14 @@ pub async fn racer(
         race.config.submissions_total.saturating_sub(subs.len() as u32),
         race.config.submissions_total
     );
-    let subs = lines(&state, &race, &subs).await?;
-    html(&RacerPage { open: race.status(now_ms()) == Status::Open, alias: me.alias, token: q.token, subs, left_today, race })
+    let subs = lines(state, &race, &subs).await?;
+    html(&RacerPage { open: race.status(now_ms()) == Status::Open, alias: me.alias, token, subs, left_today, race })
+}
+
+#[derive(Template)]
+#[template(path = "racer_rows.html")]
+struct RacerRows {
+    subs: Vec<SubmissionLine>,
 }
 
 pub async fn submit(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap, form: Multipart) -> Result<Response, PageError> {
@@ -510,7 +528,10 @@ pub async fn admin(State(state): State<AppState>, Path(id): Path<String>, header
     let Some(token) = auth::token(&headers, &auth::organiser_cookie(&race.id)) else {
         return html(&AdminLogin { race });
     };
-    let race = store::race_as_organiser(&state.db, &id, &token).await?;
+    // A cookie that no longer works (another browser's, a mistyped token) asks to log in again.
+    let Ok(race) = store::race_as_organiser(&state.db, &id, &token).await else {
+        return html(&AdminLogin { race });
+    };
     let subs = store::submissions(&state.db, &race.id, None).await?;
     let sub_ids = subs.iter().map(|s| s.id.clone()).collect();
     let subs = lines(&state, &race, &subs).await?;
