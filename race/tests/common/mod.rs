@@ -73,9 +73,14 @@ impl Drop for Server {
 }
 
 fn spawn(db: &str, port: u16, evaluators: usize) -> Child {
+    race_command(&["serve", "--db", db, "--listen", &format!("127.0.0.1:{port}"), "--evaluators", &evaluators.to_string()])
+}
+
+/// `paddock-race ARGS` with short leases and the built worker, its output quiet.
+fn race_command(args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_paddock-race"))
-        .args(["serve", "--db", db, "--listen", &format!("127.0.0.1:{port}"), "--evaluators", &evaluators.to_string(), "--lease-s", "2"])
-        .arg("--worker")
+        .args(args)
+        .args(["--lease-s", "2", "--worker"])
         .arg(worker())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -96,14 +101,7 @@ fn wait_ready(child: &mut Child, port: u16) -> String {
 
 /// An evaluator process of its own on `db` (`paddock-race evaluator`).
 pub fn evaluator(db: &str, count: usize) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_paddock-race"))
-        .args(["evaluator", "--db", db, "--evaluators", &count.to_string(), "--lease-s", "2"])
-        .arg("--worker")
-        .arg(worker())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap()
+    race_command(&["evaluator", "--db", db, "--evaluators", &count.to_string()])
 }
 
 /// A random lidar MLP model (it drives badly, but it drives).
