@@ -58,12 +58,7 @@ fn a_race_from_creation_to_a_ranked_board_with_bad_input_refused() {
     // The ranking is what the stored laps say.
     for row in rows {
         let sub = server.client(None).get(&format!("/api/races/{race}/submissions/{}", row["submission_id"].as_str().unwrap())).unwrap();
-        let laps: Vec<paddock_race::ranking::Lap> = sub["evaluations"][0]["laps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| paddock_race::ranking::Lap { completed: l["completed"].as_bool().unwrap(), time_s: l["time_s"].as_f64().unwrap() })
-            .collect();
+        let laps = stored_laps(&sub);
         let config: paddock_race::config::RaceConfig = serde_json::from_value(board["race"]["config"].clone()).unwrap();
         assert_eq!(row["score"].as_f64(), paddock_race::ranking::score(&config, &laps));
     }
@@ -164,12 +159,7 @@ fn a_hundred_submissions_from_twenty_racers_at_once_are_all_answered_evaluated_a
     let mut best: std::collections::HashMap<String, (Option<f64>, usize, i64, String)> = Default::default();
     for s in &subs {
         let detail = server.client(None).get(&format!("/api/races/{race}/submissions/{}", s["id"].as_str().unwrap())).unwrap();
-        let laps: Vec<paddock_race::ranking::Lap> = detail["evaluations"][0]["laps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| paddock_race::ranking::Lap { completed: l["completed"].as_bool().unwrap(), time_s: l["time_s"].as_f64().unwrap() })
-            .collect();
+        let laps = stored_laps(&detail);
         let mine = (
             paddock_race::ranking::score(&config, &laps),
             laps.iter().filter(|l| l.completed).count(),
@@ -291,4 +281,10 @@ fn the_organiser_closes_reruns_and_removes_and_the_private_board_shows_only_afte
     // Reopened: submissions are taken again.
     assert_eq!(organiser_does(&server, &race, &admin, "reopen", ""), 303);
     submit(&ann).unwrap();
+}
+
+/// The public evaluation's laps of a submission, as the API stored them.
+fn stored_laps(submission: &Value) -> Vec<paddock_race::ranking::Lap> {
+    let laps = submission["evaluations"][0]["laps"].as_array().unwrap();
+    laps.iter().map(|l| paddock_race::ranking::Lap { completed: l["completed"].as_bool().unwrap(), time_s: l["time_s"].as_f64().unwrap() }).collect()
 }
