@@ -10,15 +10,7 @@ mkdir -p "$dir"
 need=()
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 command -v lz4 >/dev/null || need+=(lz4)
-if ((${#need[@]})); then
-    if [[ $(id -u) -ne 0 ]]; then
-        echo "setup-microvm: please install: ${need[*]} (sudo apt-get install ${need[*]})" >&2
-        exit 1
-    fi
-    echo "setup-microvm: installing ${need[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+"$(dirname "$0")/apt-install-missing" setup-microvm --no-install-recommends "${need[@]}"
 
 if [[ -f "$dir/kernel/vmlinux" && -f "$dir/kernel/release" ]]; then
     echo "setup-microvm: guest kernel $(cat "$dir/kernel/release") in $dir/kernel"

@@ -7,14 +7,6 @@ need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
-if ((${#need[@]})); then
-    if [[ $(id -u) -ne 0 ]]; then
-        echo "setup-race: please install: ${need[*]} (sudo apt-get install ${need[*]})" >&2
-        exit 1
-    fi
-    echo "setup-race: installing ${need[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+"$(dirname "$0")/apt-install-missing" setup-race "${need[@]}"
 # Debian starts a system cluster on install; the tests run their own, so it may stay or go.
 echo "setup-race: PostgreSQL $(ls /usr/lib/postgresql | sort -n | tail -1), $(chromium --version 2>/dev/null | head -1)"
