@@ -10,7 +10,7 @@ use std::sync::Arc;
 use glam::Vec2;
 use paddock_policy::{ModelMetadata, Policy};
 use paddock_sim::sensors::Camera;
-use paddock_sim::{builtin_reward, lap_limits, Env, EnvConfig, EpisodeStatus, ObsBuffer, Start, TrackScene};
+use paddock_sim::{builtin_reward, lap_limits, Env, EnvConfig, EpisodeStatus, ObsBuffer, Sensor, Start, TrackScene};
 use paddock_tracks::{RacingLine, Track};
 use paddock_vehicle::action::{Action, ActionSpace};
 use serde::{Deserialize, Serialize};
@@ -153,103 +153,231 @@ pub fn evaluate_driver(
     options: &EvalOptions,
     mut act: impl FnMut(&Env) -> Result<Action, EvalError>,
 ) -> Result<EvalReport, EvalError> {
-    // Laps start on the centre line, as DeepRacer's evaluation does; the lap check here ends them.
-    let config =
-        EnvConfig { observation: meta.observation.sensor, action_space, max_steps: u32::MAX, start_jitter_m: 0.0, ..options.env.clone().unwrap_or_default() };
-    let want = config.observation.shape(&config.car);
+    model_fits(meta, &eval_env(meta.observation.sensor, action_space.clone(), options))?;
+    let mut laps = LapRunner::new(meta.observation.sensor, action_space, track, track_name, options)?;
+    let car = laps.env().config().car.clone();
+    let camera = Camera::new(&car.camera, 0.0);
+    let frame_size = (car.camera.width_px, car.camera.height_px);
+    let mut frame = vec![0u8; (frame_size.0 * frame_size.1) as usize];
+    let mut frames = Vec::new();
+    let mut step_count = 0usize;
+    while !laps.is_finished() {
+        let action = act(laps.env())?;
+        laps.step(action)?;
+        step_count += 1;
+        if options.camera_every > 0 && step_count % options.camera_every == 0 && frames.len() < 2000 {
+            let env = laps.env();
+            camera.render(env.scene(), &env.pose(), env.obstacles(), &mut frame);
+            frames.push(frame.clone());
+        }
+    }
+    let mut report = laps.into_report();
+    report.frames = frames;
+    report.frame_size = frame_size;
+    Ok(report)
+}
+
+/// The environment evaluation laps run in.
+fn eval_env(observation: Sensor, action_space: ActionSpace, options: &EvalOptions) -> EnvConfig {
+    // Laps start on the centre line, as DeepRacer's evaluation does; the lap check ends them.
+    EnvConfig { observation, action_space, max_steps: u32::MAX, start_jitter_m: 0.0, ..options.env.clone().unwrap_or_default() }
+}
+
+/// Checks that a model's observation is what the simulated car's sensor gives.
+pub fn model_fits(meta: &ModelMetadata, env: &EnvConfig) -> Result<(), EvalError> {
+    let want = meta.observation.sensor.shape(&env.car);
     if want != meta.observation.shape {
         return Err(EvalError::ModelDoesNotFit(format!(
             "the model takes {:?} observations of shape {:?}; the simulated car's sensor gives {want:?}",
             meta.observation.sensor, meta.observation.shape
         )));
     }
-    let car = config.car.clone();
-    let name = track_name.to_string();
-    // On a loop, progress counts from the latest reset; on an open track it is absolute.
-    let closed = track.is_closed();
-    let min_lap_time_s = RacingLine::compute(&track, &lap_limits(&car))?.lap_time;
-    let scene = Arc::new(TrackScene::new(track));
-    let mut env = Env::new(Arc::new(config), scene.clone(), builtin_reward("progress")?, options.seed)?;
-    let camera = Camera::new(&car.camera, 0.0);
-    let frame_size = (car.camera.width_px, car.camera.height_px);
-    let mut frame = vec![0u8; (frame_size.0 * frame_size.1) as usize];
-    let mut frames = Vec::new();
-    let dt = 1.0 / paddock_sim::env::CONTROL_HZ as f64;
-    let mut laps = Vec::new();
-    let mut step_count = 0usize;
-    for lap in 0..options.laps {
-        let lap_seed = if options.redraw_obstacles_each_lap { options.seed.wrapping_add(lap as u64) } else { options.seed };
-        let mut covered = 0.0f64;
-        let mut result =
-            LapResult { lap: lap + 1, completed: false, time_s: 0.0, driving_time_s: 0.0, off_tracks: 0, collisions: 0, progress: 0.0, trace: Vec::new() };
-        let flying = options.continuous && env.continue_lap();
-        if !flying {
-            env.reset(lap_seed, Start::At { progress: 0.0, lateral_m: 0.0, heading_offset_rad: 0.0 });
+    Ok(())
+}
+
+/// What one control step of [`LapRunner::step`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LapStep {
+    /// The car left the track or hit something and was put back on the centre line.
+    pub reset: Option<Reset>,
+    /// A lap ended with this step (completed or abandoned): its number, from 1.
+    pub lap_ended: Option<usize>,
+    /// The car was moved to the start line for the next lap (a standing start), or back onto
+    /// the track: viewers jump instead of gliding there.
+    pub teleported: bool,
+}
+
+/// Evaluation laps one control step at a time: [`evaluate_driver`] loops over it, and the
+/// desktop simulator steps it at 15 Hz, so a lap driven by hand is judged as an evaluation is.
+pub struct LapRunner {
+    env: Env,
+    options: EvalOptions,
+    track_name: String,
+    /// On a loop, progress counts from the latest reset; on an open track it is absolute.
+    closed: bool,
+    min_lap_time_s: f64,
+    dt: f64,
+    laps: Vec<LapResult>,
+    current: LapResult,
+    /// Progress of the current lap (percent) before its latest reset.
+    covered: f64,
+    lap_seed: u64,
+}
+
+impl LapRunner {
+    /// Ready to drive lap 1 from a standstill on the start line, with `sensor` on the car of
+    /// `options.env` (the default car without one).
+    pub fn new(sensor: Sensor, action_space: ActionSpace, track: Track, track_name: &str, options: &EvalOptions) -> Result<LapRunner, EvalError> {
+        let config = eval_env(sensor, action_space, options);
+        let closed = track.is_closed();
+        let min_lap_time_s = RacingLine::compute(&track, &lap_limits(&config.car))?.lap_time;
+        let scene = Arc::new(TrackScene::new(track));
+        let env = Env::new(Arc::new(config), scene, builtin_reward("progress")?, options.seed)?;
+        let mut runner = LapRunner {
+            env,
+            options: options.clone(),
+            track_name: track_name.to_string(),
+            closed,
+            min_lap_time_s,
+            dt: 1.0 / paddock_sim::env::CONTROL_HZ as f64,
+            laps: Vec::new(),
+            current: LapResult::new(1),
+            covered: 0.0,
+            lap_seed: options.seed,
+        };
+        if options.laps > 0 {
+            runner.begin_lap(false);
         }
-        loop {
-            let step = env.step(act(&env)?)?;
-            result.driving_time_s += dt;
-            step_count += 1;
-            let pose = env.pose();
-            if options.camera_every > 0 && step_count % options.camera_every == 0 && frames.len() < 2000 {
-                camera.render(&scene, &pose, env.obstacles(), &mut frame);
-                frames.push(frame.clone());
+        Ok(runner)
+    }
+
+    /// The simulated car and track, as the driver sees them.
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
+    pub fn options(&self) -> &EvalOptions {
+        &self.options
+    }
+
+    /// The laps that have ended, in order.
+    pub fn laps(&self) -> &[LapResult] {
+        &self.laps
+    }
+
+    /// The lap being driven (its trace so far).
+    pub fn current(&self) -> &LapResult {
+        &self.current
+    }
+
+    /// The track's minimum lap time for this car, seconds (racing line, friction-limited).
+    pub fn min_lap_time_s(&self) -> f64 {
+        self.min_lap_time_s
+    }
+
+    /// All `options.laps` laps have ended.
+    pub fn is_finished(&self) -> bool {
+        self.laps.len() >= self.options.laps
+    }
+
+    /// One control step (1/15 s) with `action`: judges the lap, puts the car back after it
+    /// leaves the track, and starts the next lap when one ends.
+    pub fn step(&mut self, action: Action) -> Result<LapStep, EvalError> {
+        if self.is_finished() {
+            return Err(EvalError::Driver(format!("all {} laps are driven", self.options.laps)));
+        }
+        let status = self.env.step(action)?.status;
+        let result = &mut self.current;
+        result.driving_time_s += self.dt;
+        let pose = self.env.pose();
+        let progress = if self.closed { self.covered + self.env.params().progress as f64 } else { self.env.params().progress as f64 };
+        result.progress = progress.min(100.0);
+        let reset = match status {
+            EpisodeStatus::InProgress | EpisodeStatus::LapComplete => None,
+            EpisodeStatus::Crashed => Some(Reset::Collision),
+            _ => Some(Reset::OffTrack),
+        };
+        result.trace.push(TracePoint {
+            t: result.driving_time_s as f32,
+            x: pose.position.x,
+            y: pose.position.y,
+            yaw: pose.yaw(),
+            speed: self.env.params().speed,
+            progress: result.progress as f32,
+            reset,
+        });
+        let mut out = LapStep { reset, ..LapStep::default() };
+        let mut ended = false;
+        if progress >= 100.0 || status == EpisodeStatus::LapComplete {
+            result.completed = true;
+            result.progress = 100.0;
+            ended = true;
+        } else if result.driving_time_s > self.options.max_lap_time_s {
+            ended = true;
+        } else if let Some(why) = reset {
+            match why {
+                Reset::Collision => result.collisions += 1,
+                Reset::OffTrack => result.off_tracks += 1,
             }
-            let progress = if closed { covered + env.params().progress as f64 } else { env.params().progress as f64 };
-            result.progress = progress.min(100.0);
-            let reset = match step.status {
-                EpisodeStatus::InProgress | EpisodeStatus::LapComplete => None,
-                EpisodeStatus::Crashed => Some(Reset::Collision),
-                _ => Some(Reset::OffTrack),
-            };
-            result.trace.push(TracePoint {
-                t: result.driving_time_s as f32,
-                x: pose.position.x,
-                y: pose.position.y,
-                yaw: pose.yaw(),
-                speed: env.params().speed,
-                progress: result.progress as f32,
-                reset,
-            });
-            if progress >= 100.0 || step.status == EpisodeStatus::LapComplete {
-                result.completed = true;
-                result.progress = 100.0;
-                break;
-            }
-            if result.driving_time_s > options.max_lap_time_s {
-                break;
-            }
-            if let Some(why) = reset {
-                match why {
-                    Reset::Collision => result.collisions += 1,
-                    Reset::OffTrack => result.off_tracks += 1,
-                }
-                if result.off_tracks + result.collisions > options.max_resets_per_lap {
-                    break;
-                }
+            if result.off_tracks + result.collisions > self.options.max_resets_per_lap {
+                ended = true;
+            } else {
                 // Back on the centre line where it left, facing along the track; the lap's seed
                 // keeps the obstacles where they were.
-                covered = progress.max(covered);
-                env.reset(lap_seed, Start::At { progress: covered, lateral_m: 0.0, heading_offset_rad: 0.0 });
+                self.covered = progress.max(self.covered);
+                self.env.reset(self.lap_seed, Start::At { progress: self.covered, lateral_m: 0.0, heading_offset_rad: 0.0 });
+                out.teleported = true;
             }
         }
-        result.time_s = result.driving_time_s + result.off_tracks as f64 * options.off_track_penalty_s + result.collisions as f64 * options.collision_penalty_s;
-        // An abandoned lap leaves nothing to fly on from: the next starts from the line.
-        laps.push(result);
+        if ended {
+            out.lap_ended = Some(self.current.lap);
+            let options = &self.options;
+            let mut lap = std::mem::replace(&mut self.current, LapResult::new(self.laps.len() + 2));
+            lap.time_s = lap.driving_time_s + lap.off_tracks as f64 * options.off_track_penalty_s + lap.collisions as f64 * options.collision_penalty_s;
+            self.laps.push(lap);
+            if !self.is_finished() {
+                out.teleported = !self.begin_lap(true);
+            }
+        }
+        Ok(out)
     }
-    let completed: Vec<&LapResult> = laps.iter().filter(|l| l.completed).collect();
-    let best_lap_s = completed.iter().map(|l| l.time_s).reduce(f64::min);
-    Ok(EvalReport {
-        track: name,
-        completed_laps: completed.len(),
-        clean_laps_in_a_row: laps.iter().take_while(|l| l.completed && l.off_tracks == 0 && l.collisions == 0).count(),
-        best_lap_ratio: best_lap_s.map(|b| b / min_lap_time_s),
-        best_lap_s,
-        min_lap_time_s,
-        laps,
-        frames,
-        frame_size,
-    })
+
+    /// Starts the next lap: flying on from the line after a completed lap of a race, else from
+    /// a standstill on the start line (an abandoned lap leaves nothing to fly on from). Returns
+    /// whether it flew on.
+    fn begin_lap(&mut self, after_a_lap: bool) -> bool {
+        let n = self.laps.len() as u64;
+        self.lap_seed = if self.options.redraw_obstacles_each_lap { self.options.seed.wrapping_add(n) } else { self.options.seed };
+        self.covered = 0.0;
+        let flying = after_a_lap && self.options.continuous && self.env.continue_lap();
+        if !flying {
+            self.env.reset(self.lap_seed, Start::At { progress: 0.0, lateral_m: 0.0, heading_offset_rad: 0.0 });
+        }
+        flying
+    }
+
+    /// The report of the laps that have ended.
+    pub fn into_report(self) -> EvalReport {
+        let completed: Vec<&LapResult> = self.laps.iter().filter(|l| l.completed).collect();
+        let best_lap_s = completed.iter().map(|l| l.time_s).reduce(f64::min);
+        EvalReport {
+            track: self.track_name,
+            completed_laps: completed.len(),
+            clean_laps_in_a_row: self.laps.iter().take_while(|l| l.completed && l.off_tracks == 0 && l.collisions == 0).count(),
+            best_lap_ratio: best_lap_s.map(|b| b / self.min_lap_time_s),
+            best_lap_s,
+            min_lap_time_s: self.min_lap_time_s,
+            laps: self.laps,
+            frames: Vec::new(),
+            frame_size: (0, 0),
+        }
+    }
+}
+
+impl LapResult {
+    fn new(lap: usize) -> LapResult {
+        LapResult { lap, completed: false, time_s: 0.0, driving_time_s: 0.0, off_tracks: 0, collisions: 0, progress: 0.0, trace: Vec::new() }
+    }
 }
 
 #[cfg(test)]
@@ -260,17 +388,18 @@ mod tests {
 
     use super::*;
 
-    /// A driver that needs no model: pure pursuit, at `speed` m/s, on the state sensor.
-    fn drive(track: &str, options: &EvalOptions, driver: PurePursuit) -> EvalReport {
+    /// What a state-sensor model with full continuous actions would declare.
+    fn state_model() -> (ModelMetadata, ActionSpace) {
         let space = ActionSpace::full_continuous(&paddock_vehicle::CarSpec::deepracer());
         let sensor = Sensor::State;
         let shape = vec![sensor.len(&paddock_vehicle::CarSpec::deepracer())];
-        let meta = ModelMetadata::new(
-            Network::Mlp { hidden: vec![8] },
-            Head::Gaussian,
-            ObservationSpec { sensor, shape, preprocessing: Preprocessing::for_sensor(sensor) },
-            space.clone(),
-        );
+        let observation = ObservationSpec { sensor, shape, preprocessing: Preprocessing::for_sensor(sensor) };
+        (ModelMetadata::new(Network::Mlp { hidden: vec![8] }, Head::Gaussian, observation, space.clone()), space)
+    }
+
+    /// A driver that needs no model: pure pursuit, at `speed` m/s, on the state sensor.
+    fn drive(track: &str, options: &EvalOptions, driver: PurePursuit) -> EvalReport {
+        let (meta, space) = state_model();
         let track = Track::resolve(track).unwrap();
         evaluate_driver(&meta, space, track, "t", options, |env| Ok(driver.act(env))).unwrap()
     }
@@ -288,6 +417,28 @@ mod tests {
         let first = flying.laps[1].trace.first().unwrap();
         assert!(first.speed > 1.0, "the second lap starts at speed: {first:?}");
         assert!(flying.laps.iter().all(|l| l.off_tracks == 0 && l.collisions == 0 && l.trace.len() > 100));
+    }
+
+    #[test]
+    fn laps_stepped_one_at_a_time_are_the_laps_of_an_evaluation() {
+        // The desktop simulator steps a LapRunner; what it shows must be what `paddock eval` says.
+        let reckless = PurePursuit { speed: 3.5, lookahead_m: 0.3, lookahead_per_mps: 0.0, ..PurePursuit::default() };
+        let options = EvalOptions { laps: 3, continuous: true, max_resets_per_lap: 50, ..Default::default() };
+        let report = drive("circuit", &options, reckless);
+        let (_, space) = state_model();
+        let mut runner = LapRunner::new(Sensor::State, space, Track::resolve("circuit").unwrap(), "t", &options).unwrap();
+        let (mut resets, mut ended) = (0, Vec::new());
+        while !runner.is_finished() {
+            let step = runner.step(reckless.act(runner.env())).unwrap();
+            resets += step.reset.is_some() as usize;
+            ended.extend(step.lap_ended);
+        }
+        assert!(runner.step(reckless.act(runner.env())).is_err(), "stepping after the last lap is refused");
+        assert_eq!(ended, vec![1, 2, 3]);
+        let stepped = runner.into_report();
+        assert!(resets > 0, "the reckless driver leaves the track: {:?}", stepped.laps);
+        assert_eq!(resets, stepped.laps.iter().map(|l| l.off_tracks + l.collisions).sum::<usize>());
+        assert_eq!(serde_json::to_string(&stepped).unwrap(), serde_json::to_string(&report).unwrap());
     }
 
     #[test]

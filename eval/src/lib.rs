@@ -1,7 +1,8 @@
 //! Evaluation as DeepRacer runs it, with the `policy` crate (no libtorch): what the trainer's
 //! lap check, `paddock eval`, the race server and the desktop simulator share.
 //!
-//! - [`laps`]: evaluation laps ([`evaluate`] for a model, [`evaluate_driver`] for any driver)
+//! - [`laps`]: evaluation laps ([`evaluate`] for a model, [`evaluate_driver`] for any driver,
+//!   [`LapRunner`] one step at a time)
 //!   and their report.
 //! - [`pictures`]: the driven laps from above (PNG) and the camera's view (GIF).
 //! - [`worker`]: evaluations of untrusted models in a sandboxed `paddock-worker` process.
@@ -10,7 +11,7 @@ pub mod laps;
 pub mod pictures;
 pub mod worker;
 
-pub use laps::{evaluate, evaluate_driver, EvalOptions, EvalReport, LapResult, Reset, TracePoint};
+pub use laps::{evaluate, evaluate_driver, model_fits, EvalOptions, EvalReport, LapResult, LapRunner, LapStep, Reset, TracePoint};
 pub use pictures::{write_camera_gif, write_top_down_png};
 pub use worker::{EvalJob, WorkerEval, WorkerEvalError};
 

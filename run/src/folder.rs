@@ -168,6 +168,13 @@ impl RunFolder {
         Ok(())
     }
 
+    /// The policy of the newest complete checkpoint and its iteration: what a viewer of a run
+    /// still training drives.
+    pub fn newest_checkpoint_model(&self) -> Option<(u64, PathBuf)> {
+        let (i, dir) = self.checkpoints().ok()?.into_iter().max_by_key(|(i, _)| *i)?;
+        Some((i, dir.join("model.safetensors")))
+    }
+
     fn checkpoints(&self) -> Result<Vec<(u64, PathBuf)>, RunError> {
         let mut out = Vec::new();
         let Ok(entries) = fs::read_dir(self.checkpoints_dir()) else { return Ok(out) };

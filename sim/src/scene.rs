@@ -27,8 +27,8 @@ pub(crate) mod palette {
     pub const SKY_TOP: f32 = 228.0;
 }
 
-/// Painted line geometry, metres.
-pub(crate) mod marking {
+/// Painted line geometry, metres (the desktop simulator paints its 3D road with the same).
+pub mod marking {
     /// Width of the border lines, painted just inside each border.
     pub const BORDER_WIDTH: f64 = 0.05;
     /// Width of the dashed centre line.
