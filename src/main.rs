@@ -42,6 +42,12 @@ enum Command {
     },
     /// Drive evaluation laps with a trained model, as DeepRacer's evaluation does.
     Eval(eval::EvalArgs),
+    /// The desktop simulator: drive the car, watch a model; runs `paddock-gui` (see its --help).
+    #[command(disable_help_flag = true)]
+    Gui {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
     /// Write a trained model for use elsewhere: Paddock's format, DeepRacer's layout or ONNX.
     Export(export::ExportArgs),
     /// Benchmarks.
@@ -187,6 +193,7 @@ fn main() -> Result<()> {
         Command::Sim(SimCommand::Drive { track, speed, png, json, reverse }) => drive(load_directed(&track, reverse)?, speed, png.as_deref(), json),
         Command::Train { args } => handover::to_trainer("run", &args),
         Command::Eval(args) => eval::eval_cmd(&args),
+        Command::Gui { args } => handover::to_gui(&args),
         Command::Export(args) => export::export(&args),
         Command::Bench(BenchCommand::Sim(args)) => bench::sim(&args),
         Command::Bench(BenchCommand::Train { args }) => handover::to_trainer("bench", &args),

@@ -19,7 +19,14 @@ fn temp_dir(name: &str) -> PathBuf {
 
 /// `paddock` alone in a folder, run with no library path and no LIBTORCH.
 fn run(binary: &Path, args: &[&str]) -> Output {
-    Command::new(binary).args(args).env_remove("LD_LIBRARY_PATH").env_remove("LIBTORCH").env_remove("PADDOCK_TRAIN_BIN").output().expect("run paddock")
+    Command::new(binary)
+        .args(args)
+        .env_remove("LD_LIBRARY_PATH")
+        .env_remove("LIBTORCH")
+        .env_remove("PADDOCK_TRAIN_BIN")
+        .env_remove("PADDOCK_GUI_BIN")
+        .output()
+        .expect("run paddock")
 }
 
 fn text(o: &Output) -> String {
@@ -39,7 +46,7 @@ fn paddock_links_no_libtorch() {
 #[test]
 fn the_crates_for_evaluation_races_and_the_gui_depend_on_no_tch() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    for package in ["paddock", "paddock-eval", "paddock-run", "paddock-sandbox", "paddock-car"] {
+    for package in ["paddock", "paddock-eval", "paddock-run", "paddock-sandbox", "paddock-car", "paddock-race", "paddock-gui"] {
         let o = Command::new(&cargo)
             .args(["tree", "--offline", "--edges", "normal,build", "--prefix", "none", "-p", package])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -104,5 +111,9 @@ fn every_command_but_training_runs_without_the_trainer() {
     let o = run(&binary, &["train", "--config", "examples/lidar-circuit.toml"]);
     assert!(!o.status.success());
     assert!(text(&o).contains("paddock-train") && text(&o).contains("libtorch"), "{}", text(&o));
+    // So does the desktop simulator, which is its own binary.
+    let o = run(&binary, &["gui", "drive", "--track", "oval"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("paddock-gui") && text(&o).contains("setup-gui"), "{}", text(&o));
     std::fs::remove_dir_all(&dir).ok();
 }
