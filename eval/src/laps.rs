@@ -10,7 +10,7 @@ use std::sync::Arc;
 use glam::Vec2;
 use paddock_policy::{ModelMetadata, Policy};
 use paddock_sim::sensors::Camera;
-use paddock_sim::{builtin_reward, lap_limits, Env, EnvConfig, EpisodeStatus, ObsBuffer, Sensor, Start, TrackScene};
+use paddock_sim::{builtin_reward, lap_limits, CarPose, Env, EnvConfig, EpisodeStatus, ObsBuffer, Sensor, Start, TrackScene};
 use paddock_tracks::{RacingLine, Track};
 use paddock_vehicle::action::{Action, ActionSpace};
 use serde::{Deserialize, Serialize};
@@ -166,8 +166,9 @@ pub fn evaluate_driver(
         laps.step(action)?;
         step_count += 1;
         if options.camera_every > 0 && step_count % options.camera_every == 0 && frames.len() < 2000 {
+            // Where the step ended, before any reset moved the car back onto the track.
             let env = laps.env();
-            camera.render(env.scene(), &env.pose(), env.obstacles(), &mut frame);
+            camera.render(env.scene(), &laps.step_pose(), env.obstacles(), &mut frame);
             frames.push(frame.clone());
         }
     }
@@ -222,6 +223,8 @@ pub struct LapRunner {
     /// Progress of the current lap (percent) before its latest reset.
     covered: f64,
     lap_seed: u64,
+    /// The car where the latest step ended, before a reset or a new lap moved it.
+    step_pose: CarPose,
 }
 
 impl LapRunner {
@@ -244,10 +247,12 @@ impl LapRunner {
             current: LapResult::new(1),
             covered: 0.0,
             lap_seed: options.seed,
+            step_pose: CarPose::flat(0.0, 0.0, 0.0),
         };
         if options.laps > 0 {
             runner.begin_lap(false);
         }
+        runner.step_pose = runner.env.pose();
         Ok(runner)
     }
 
@@ -270,6 +275,11 @@ impl LapRunner {
         &self.current
     }
 
+    /// The car where the latest step ended (before a reset put it back or a new lap moved it).
+    pub fn step_pose(&self) -> CarPose {
+        self.step_pose
+    }
+
     /// The track's minimum lap time for this car, seconds (racing line, friction-limited).
     pub fn min_lap_time_s(&self) -> f64 {
         self.min_lap_time_s
@@ -290,6 +300,7 @@ impl LapRunner {
         let result = &mut self.current;
         result.driving_time_s += self.dt;
         let pose = self.env.pose();
+        self.step_pose = pose;
         let progress = if self.closed { self.covered + self.env.params().progress as f64 } else { self.env.params().progress as f64 };
         result.progress = progress.min(100.0);
         let reset = match status {

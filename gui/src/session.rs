@@ -105,7 +105,7 @@ impl Session {
                 self.runner.env().observe(obs.view_mut())?;
                 let outputs = policy.forward(obs.view())?;
                 let row = outputs.row(0);
-                let out = row.as_slice().unwrap_or_default();
+                let out = row.as_slice().ok_or_else(|| EvalError::Driver("the model's output is not contiguous".into()))?;
                 let meta = policy.metadata();
                 let action = meta.head.to_action(&meta.action_space, meta.head.greedy(out));
                 let resolved = self.space.resolve(action).map_err(|e| EvalError::Driver(e.to_string()))?;
