@@ -216,7 +216,8 @@ pub struct LapRunner {
     track_name: String,
     /// On a loop, progress counts from the latest reset; on an open track it is absolute.
     closed: bool,
-    min_lap_time_s: f64,
+    /// The track's racing line for this car; its lap time is the minimum lap time.
+    racing_line: RacingLine,
     dt: f64,
     laps: Vec<LapResult>,
     current: LapResult,
@@ -233,7 +234,7 @@ impl LapRunner {
     pub fn new(sensor: Sensor, action_space: ActionSpace, track: Track, track_name: &str, options: &EvalOptions) -> Result<LapRunner, EvalError> {
         let config = eval_env(sensor, action_space, options);
         let closed = track.is_closed();
-        let min_lap_time_s = RacingLine::compute(&track, &lap_limits(&config.car))?.lap_time;
+        let racing_line = RacingLine::compute(&track, &lap_limits(&config.car))?;
         let scene = Arc::new(TrackScene::new(track));
         let env = Env::new(Arc::new(config), scene, builtin_reward("progress")?, options.seed)?;
         let mut runner = LapRunner {
@@ -241,7 +242,7 @@ impl LapRunner {
             options: options.clone(),
             track_name: track_name.to_string(),
             closed,
-            min_lap_time_s,
+            racing_line,
             dt: 1.0 / paddock_sim::env::CONTROL_HZ as f64,
             laps: Vec::new(),
             current: LapResult::new(1),
@@ -282,7 +283,12 @@ impl LapRunner {
 
     /// The track's minimum lap time for this car, seconds (racing line, friction-limited).
     pub fn min_lap_time_s(&self) -> f64 {
-        self.min_lap_time_s
+        self.racing_line.lap_time
+    }
+
+    /// The track's racing line for this car (the minimum lap time's line and speeds).
+    pub fn racing_line(&self) -> &RacingLine {
+        &self.racing_line
     }
 
     /// All `options.laps` laps have ended.
@@ -375,9 +381,9 @@ impl LapRunner {
             track: self.track_name,
             completed_laps: completed.len(),
             clean_laps_in_a_row: self.laps.iter().take_while(|l| l.completed && l.off_tracks == 0 && l.collisions == 0).count(),
-            best_lap_ratio: best_lap_s.map(|b| b / self.min_lap_time_s),
+            best_lap_ratio: best_lap_s.map(|b| b / self.racing_line.lap_time),
             best_lap_s,
-            min_lap_time_s: self.min_lap_time_s,
+            min_lap_time_s: self.racing_line.lap_time,
             laps: self.laps,
             frames: Vec::new(),
             frame_size: (0, 0),

@@ -4,7 +4,7 @@
 
 use paddock_eval::{EvalError, EvalOptions, LapResult, LapRunner, LapStep};
 use paddock_policy::{Head, Policy};
-use paddock_sim::{lap_limits, CarPose, EnvConfig, ObsBuffer, Sensor};
+use paddock_sim::{CarPose, EnvConfig, ObsBuffer, Sensor};
 use paddock_tracks::{DVec2, RacingLine, Track};
 use paddock_vehicle::action::{Action, ActionSpace, DiscreteAction};
 
@@ -49,7 +49,6 @@ pub struct Session {
     runner: LapRunner,
     pilot: Pilot,
     space: ActionSpace,
-    racing_line: RacingLine,
     /// The pose before and after the latest step: viewers draw the car in between.
     previous: CarPose,
     current: CarPose,
@@ -81,10 +80,9 @@ impl Session {
     }
 
     fn new(track: Track, track_name: &str, sensor: Sensor, space: ActionSpace, env: EnvConfig, pilot: Pilot) -> Result<Session, EvalError> {
-        let racing_line = RacingLine::compute(&track, &lap_limits(&env.car))?;
         let runner = LapRunner::new(sensor, space.clone(), track, track_name, &endless_laps(env))?;
         let pose = runner.env().pose();
-        Ok(Session { runner, pilot, space, racing_line, previous: pose, current: pose, last: LapStep::default(), decision: Decision::default(), steps: 0 })
+        Ok(Session { runner, pilot, space, previous: pose, current: pose, last: LapStep::default(), decision: Decision::default(), steps: 0 })
     }
 
     /// One control step: the pilot (or `input`, when a person drives) picks the action.
@@ -140,7 +138,7 @@ impl Session {
     }
 
     pub fn racing_line(&self) -> &RacingLine {
-        &self.racing_line
+        self.runner.racing_line()
     }
 
     /// The model's sensor, or `None` when a person drives.
@@ -186,7 +184,7 @@ impl Session {
 
     /// Where the racing line is, for the overlay (metres, the track plane).
     pub fn racing_points(&self) -> &[DVec2] {
-        &self.racing_line.points
+        &self.runner.racing_line().points
     }
 }
 
