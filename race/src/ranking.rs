@@ -105,14 +105,15 @@ pub fn leaderboard(evaluations: Vec<Entry>) -> Vec<Row> {
 }
 
 /// Whether `a` beats `b`: a score beats none, a lower score beats a higher one, more completed
-/// laps beat fewer among the unranked; ties go to the earlier submission.
+/// laps beat fewer among the unranked; ties go to the earlier submission, and between two sent in
+/// the same millisecond, to the smaller id, so every page and restart picks the same one.
 fn better(a: &Entry, b: &Entry) -> bool {
     match (a.score, b.score) {
         (Some(x), Some(y)) if x != y => x < y,
         (Some(_), None) => true,
         (None, Some(_)) => false,
         (None, None) if a.completed_laps != b.completed_laps => a.completed_laps > b.completed_laps,
-        _ => a.submitted_at < b.submitted_at,
+        _ => (a.submitted_at, &a.submission_id) < (b.submitted_at, &b.submission_id),
     }
 }
 
@@ -180,5 +181,14 @@ mod tests {
             ]
         );
         assert_eq!(board[0].entry.submission_id, "ann-3", "the better later result replaced the earlier");
+    }
+
+    #[test]
+    fn a_tie_in_the_same_millisecond_goes_to_the_same_submission_whatever_the_order() {
+        let tied = |id: &str| Entry { submission_id: id.into(), ..entry("ann", None, 0, 7) };
+        let forward = leaderboard(vec![tied("a"), tied("b"), tied("c")]);
+        let backward = leaderboard(vec![tied("c"), tied("b"), tied("a")]);
+        assert_eq!(forward[0].entry.submission_id, "a");
+        assert_eq!(backward[0].entry.submission_id, "a");
     }
 }

@@ -166,7 +166,12 @@ fn a_hundred_submissions_from_twenty_racers_at_once_are_all_answered_evaluated_a
             s["created_at"].as_i64().unwrap(),
             s["id"].as_str().unwrap().to_string(),
         );
-        let key = |e: &(Option<f64>, usize, i64, String)| (e.0.is_none(), e.0.unwrap_or(0.0), std::cmp::Reverse(e.1), e.2);
+        // The server's order: a lower score, or among the unranked more completed laps; then the
+        // earlier submission, then the smaller id (a hundred at once share milliseconds).
+        let key = |e: &(Option<f64>, usize, i64, String)| {
+            let laps = if e.0.is_none() { e.1 } else { 0 };
+            (e.0.is_none(), e.0.unwrap_or(0.0), std::cmp::Reverse(laps), e.2, e.3.clone())
+        };
         let entry = best.entry(s["alias"].as_str().unwrap().to_string()).or_insert(mine.clone());
         if key(&mine).partial_cmp(&key(entry)) == Some(std::cmp::Ordering::Less) {
             *entry = mine;
